@@ -1,0 +1,322 @@
+"""Read environments.toml into typed objects, reporting every problem at once.
+
+Each problem names the environment, the field, the value found and what is allowed, so a
+wrong value is fixed in one edit instead of one synth per typo.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from config import rules
+from config.model import LOG_TYPES, EnvironmentConfig, ProjectConfig, frozen_mapping
+
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("environments.toml")
+
+_REQUIRED = object()
+
+
+class ConfigError(Exception):
+    """Raised with every problem found; `str()` is the message a user should see."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = [f"{len(problems)} problem(s) in {source}:"] + [f"  - {p}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+class _Table:
+    """Typed access to one TOML table that records problems instead of raising."""
+
+    def __init__(self, data: Mapping[str, Any], where: str, problems: list[str]) -> None:
+        self._data = data
+        self._where = where
+        self._problems = problems
+        self._seen: set[str] = set()
+
+    def problem(self, key: str, value: Any, allowed: str) -> None:
+        self._problems.append(f"{self._where}: {key} = {value!r} is not allowed; {allowed}")
+
+    def get(self, key: str, kind: type, default: Any = _REQUIRED) -> Any:
+        """The value of `key` if it has type `kind`, else the default (or None after a problem)."""
+        self._seen.add(key)
+        if key not in self._data:
+            if default is _REQUIRED:
+                self._problems.append(f"{self._where}: {key} is missing")
+                return None
+            return default
+        value = self._data[key]
+        # bool is an int in Python; a `true` where a number belongs is still a mistake.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            self.problem(key, value, f"must be {_KIND_NAMES.get(kind, kind.__name__)}")
+            return None
+        return value
+
+    def check(self, key: str, value: Any, ok: Callable[[Any], object], allowed: str) -> Any:
+        if value is not None and not ok(value):
+            self.problem(key, value, allowed)
+            return None
+        return value
+
+    def string_map(self, key: str) -> dict[str, str]:
+        table = self.get(key, dict, {})
+        if table is None:
+            return {}
+        result = {}
+        for name, value in table.items():
+            if isinstance(value, str):
+                result[name] = value
+            else:
+                self.problem(f"{key}.{name}", value, "values must be strings (quote numbers and booleans)")
+        return result
+
+    def reject_unknown(self) -> None:
+        for key in self._data:
+            if key not in self._seen:
+                known = ", ".join(sorted(self._seen))
+                self._problems.append(f"{self._where}: unknown key {key!r} (known keys: {known})")
+
+
+_KIND_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a table"}
+
+
+def _one_of(values: tuple[str, ...]) -> str:
+    return "must be one of " + ", ".join(values)
+
+
+def _read_environment(stage: str, data: Any, problems: list[str]) -> EnvironmentConfig | None:
+    where = f"environment {stage!r}"
+    if not isinstance(data, dict):
+        problems.append(f"{where}: must be a table ([environments.{stage}])")
+        return None
+    t = _Table(data, where, problems)
+    before = len(problems)
+
+    if not rules.STAGE_NAME.fullmatch(stage):
+        problems.append(
+            f"{where}: the environment key {stage!r} is not allowed; use lowercase letters, digits and "
+            "hyphens, starting with a letter, at most 20 characters (it prefixes the stack names)"
+        )
+
+    account = t.check("account", t.get("account", str), rules.ACCOUNT.fullmatch, "must be 12 digits")
+    region = t.check("region", t.get("region", str), rules.REGION.fullmatch, "must look like eu-west-1 (a region code)")
+    name = t.check(
+        "environment_name",
+        t.get("environment_name", str, f"mwaa-{stage}"),
+        lambda v: rules.ENVIRONMENT_NAME.fullmatch(v) and len(v) <= rules.ENVIRONMENT_NAME_MAX,
+        "must start with a letter, contain only letters, digits, '-' and '_', "
+        f"at most {rules.ENVIRONMENT_NAME_MAX} characters",
+    )
+    if name is not None and len(f"{name}-execution") > 64:
+        t.problem("environment_name", name, "must be at most 54 characters, so the derived role names fit IAM's 64")
+        name = None
+
+    bucket = t.get("bucket_name", str, "")
+    bucket_key = "bucket_name"
+    if not bucket and name and account and region:
+        bucket = f"{name.lower().replace('_', '-')}-{account}-{region}"
+        bucket_key = "bucket_name (derived from environment_name, account and region; set it explicitly)"
+    if bucket:
+        bucket_error = rules.bucket_name_problem(bucket)
+        if bucket_error:
+            t.problem(bucket_key, bucket, bucket_error)
+
+    version = t.check(
+        "airflow_version",
+        t.get("airflow_version", str, rules.DEFAULT_AIRFLOW_VERSION),
+        lambda v: v in rules.AIRFLOW_VERSIONS,
+        _one_of(rules.AIRFLOW_VERSIONS) + " (the Airflow 3 versions MWAA offers)",
+    )
+    env_class = t.check(
+        "environment_class",
+        t.get("environment_class", str, "mw1.small"),
+        lambda v: v in rules.ENVIRONMENT_CLASSES,
+        _one_of(rules.ENVIRONMENT_CLASSES),
+    )
+    micro = env_class == "mw1.micro"
+
+    quota_ok = t.get("max_workers_quota_acknowledged", bool, False)
+    min_workers = t.check("min_workers", t.get("min_workers", int, 1), lambda v: v >= 1, "must be at least 1")
+    max_workers = t.check("max_workers", t.get("max_workers", int, 2), lambda v: v >= 1, "must be at least 1")
+    if min_workers is not None and max_workers is not None and min_workers > max_workers:
+        t.problem("min_workers", min_workers, f"must not exceed max_workers ({max_workers})")
+    if max_workers is not None and max_workers > rules.DEFAULT_WORKER_QUOTA and not quota_ok:
+        t.problem(
+            "max_workers",
+            max_workers,
+            f"above {rules.DEFAULT_WORKER_QUOTA} (the default MWAA quota) only with "
+            "max_workers_quota_acknowledged = true after raising the quota",
+        )
+    if micro and max_workers not in (None, 1):
+        t.problem("max_workers", max_workers, "must be 1 on mw1.micro (one combined scheduler and worker)")
+
+    low, high = (1, 1) if micro else (2, 5)
+    span = f"must be from {low} to {high} on {env_class}" if low != high else f"must be 1 on {env_class}"
+    schedulers = t.check("schedulers", t.get("schedulers", int, low), lambda v: low <= v <= high, span)
+    min_web = t.check("min_webservers", t.get("min_webservers", int, low), lambda v: low <= v <= high, span)
+    max_web = t.check("max_webservers", t.get("max_webservers", int, low), lambda v: low <= v <= high, span)
+    if min_web is not None and max_web is not None and min_web > max_web:
+        t.problem("min_webservers", min_web, f"must not exceed max_webservers ({max_web})")
+
+    access_mode = t.check(
+        "webserver_access_mode",
+        t.get("webserver_access_mode", str, "PUBLIC_ONLY"),
+        lambda v: v in rules.ACCESS_MODES,
+        _one_of(rules.ACCESS_MODES),
+    )
+    if access_mode == "PUBLIC_AND_PRIVATE" and version and rules.version_tuple(version) < (3, 2):
+        t.problem("webserver_access_mode", access_mode, f"needs Airflow 3.2 or later (airflow_version is {version})")
+
+    window = t.check(
+        "weekly_maintenance_window_start",
+        t.get("weekly_maintenance_window_start", str, "SUN:03:00"),
+        rules.MAINTENANCE_WINDOW.fullmatch,
+        "must be DAY:HH:MM in UTC with DAY one of MON..SUN and MM 00 or 30 (for example SUN:03:00)",
+    )
+
+    options = t.string_map("airflow_configuration_options")
+    for key, value in options.items():
+        if not (rules.AIRFLOW_OPTION_KEY.fullmatch(key) and "." in key and len(key) <= 64):
+            t.problem(
+                "airflow_configuration_options",
+                key,
+                "keys must be 'section.option' in lowercase letters, digits, '.' and '_', at most 64 characters",
+            )
+        if not rules.PRINTABLE_ASCII.fullmatch(value):
+            t.problem(f"airflow_configuration_options.{key}", value, "values must be printable ASCII")
+
+    log_levels = _read_log_levels(t, where, problems)
+
+    cidr = t.check("vpc_cidr", t.get("vpc_cidr", str), _cidr_ok, "must be a private IPv4 network from /16 to /22")
+    zones = t.get("availability_zones", list)
+    if zones is not None:
+        zone_pattern = re.compile(re.escape(region or "") + "[a-z]") if region else None
+        if (
+            len(zones) != 2
+            or len(set(zones)) != 2
+            or not all(isinstance(z, str) for z in zones)
+            or (zone_pattern and not all(zone_pattern.fullmatch(z) for z in zones))
+        ):
+            t.problem(
+                "availability_zones",
+                zones,
+                f"must be two different zones of {region or 'the region'} (MWAA takes exactly two private subnets)",
+            )
+            zones = None
+    nat = t.check("nat_gateways", t.get("nat_gateways", int, 1), lambda v: 1 <= v <= 2, "must be 1 or 2")
+
+    tags = t.string_map("tags")
+    approval = t.get("approval", bool, False)
+    protected = t.get("protected", bool, False)
+    t.reject_unknown()
+
+    if len(problems) > before:
+        return None
+    return EnvironmentConfig(
+        stage=stage,
+        account=account,
+        region=region,
+        environment_name=name,
+        bucket_name=bucket,
+        airflow_version=version,
+        environment_class=env_class,
+        min_workers=min_workers,
+        max_workers=max_workers,
+        max_workers_quota_acknowledged=quota_ok,
+        schedulers=schedulers,
+        min_webservers=min_web,
+        max_webservers=max_web,
+        webserver_access_mode=access_mode,
+        weekly_maintenance_window_start=window,
+        airflow_configuration_options=frozen_mapping({**rules.DEFAULT_AIRFLOW_OPTIONS, **options}),
+        log_levels=frozen_mapping(log_levels),
+        vpc_cidr=cidr,
+        availability_zones=tuple(zones),
+        nat_gateways=nat,
+        tags=frozen_mapping(tags),
+        approval=approval,
+        protected=protected,
+    )
+
+
+def _read_log_levels(t: _Table, where: str, problems: list[str]) -> dict[str, str]:
+    table = t.get("log_levels", dict, {})
+    if table is None:
+        return {}
+    levels = _Table(table, f"{where} log_levels", problems)
+    result = {}
+    for log_type in LOG_TYPES:
+        result[log_type] = levels.check(
+            log_type,
+            levels.get(log_type, str, rules.DEFAULT_LOG_LEVEL),
+            lambda v: v in rules.LOG_LEVELS,
+            _one_of(rules.LOG_LEVELS),
+        )
+    levels.reject_unknown()
+    return result
+
+
+def _cidr_ok(value: str) -> bool:
+    try:
+        network = ipaddress.ip_network(value)
+    except ValueError:
+        return False
+    return network.version == 4 and network.is_private and 16 <= network.prefixlen <= 22
+
+
+def parse_config(data: Mapping[str, Any], source: str = "config") -> ProjectConfig:
+    """Validate already-parsed TOML; raises ConfigError listing every problem."""
+    problems: list[str] = []
+    top = _Table(data, "top level", problems)
+    envs_table = top.get("environments", dict)
+    top.reject_unknown()
+    environments = []
+    if envs_table is not None and not envs_table:
+        problems.append("top level: [environments] is empty; define at least one environment")
+    for stage, env_data in (envs_table or {}).items():
+        env = _read_environment(stage, env_data, problems)
+        if env:
+            environments.append(env)
+    _check_unique(environments, problems)
+    if problems:
+        raise ConfigError(source, problems)
+    return ProjectConfig(environments=tuple(environments))
+
+
+def _check_unique(environments: list[EnvironmentConfig], problems: list[str]) -> None:
+    seen_env: dict[tuple[str, str, str], str] = {}
+    seen_bucket: dict[str, str] = {}
+    for env in environments:
+        key = (env.account, env.region, env.environment_name)
+        if key in seen_env:
+            problems.append(
+                f"environment {env.stage!r}: environment_name = {env.environment_name!r} in account "
+                f"{env.account} and region {env.region} is already used by environment {seen_env[key]!r}; "
+                "each MWAA environment needs its own name"
+            )
+        seen_env.setdefault(key, env.stage)
+        if env.bucket_name in seen_bucket:
+            problems.append(
+                f"environment {env.stage!r}: bucket_name = {env.bucket_name!r} is already used by "
+                f"environment {seen_bucket[env.bucket_name]!r}; bucket names are global"
+            )
+        seen_bucket.setdefault(env.bucket_name, env.stage)
+
+
+def load_config(path: Path | str | None = None) -> ProjectConfig:
+    """Load and validate the config file (default: config/environments.toml)."""
+    config_path = Path(path) if path else DEFAULT_CONFIG_PATH
+    try:
+        with config_path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(str(config_path), ["the file does not exist"]) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(str(config_path), [f"not valid TOML: {error}"]) from None
+    return parse_config(data, str(config_path))

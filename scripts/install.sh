@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the CDK app's Python venv and the pinned Node + CDK CLI, only when their pins changed.
+# Quiet when already installed; the Makefile and the pipeline's synth step both call this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stamp_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
+run_logged() {
+  local log; log=$(mktemp)
+  if ! "$@" >"$log" 2>&1; then cat "$log" >&2; rm -f "$log"; return 1; fi
+  rm -f "$log"
+}
+
+python_stamp=$(stamp_of requirements.txt requirements-dev.txt)
+if [ "$(cat .venv/.installed 2>/dev/null)" != "$python_stamp" ]; then
+  echo "Installing Python dependencies into .venv ..."
+  [ -x .venv/bin/python ] || run_logged python3 -m venv .venv
+  run_logged .venv/bin/python -m pip install --disable-pip-version-check -r requirements-dev.txt
+  echo "$python_stamp" > .venv/.installed
+fi
+
+node_stamp=$(stamp_of package.json package-lock.json)
+if [ "$(cat node_modules/.installed 2>/dev/null)" != "$node_stamp" ]; then
+  echo "Installing the pinned Node and CDK CLI into node_modules ..."
+  run_logged npm ci --no-audit --no-fund
+  echo "$node_stamp" > node_modules/.installed
+fi

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Synthesize the whole app with the pinned CDK CLI; fails on any warning the CLI prints.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PWD/.venv/bin:$PATH"
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! cdk synth --quiet "$@" >"$log" 2>&1; then
+  cat "$log" >&2
+  exit 1
+fi
+if grep -iE "warn|deprecat|!!" "$log" >&2; then
+  echo "cdk synth printed warnings (above); fix them: the build must stay warning-free." >&2
+  exit 1
+fi
+cat "$log"

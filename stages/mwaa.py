@@ -1,0 +1,66 @@
+"""MWAA stack: the Airflow environment and its execution role."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, aws_mwaa as mwaa
+from constructs import Construct
+
+from config import DAGS_PREFIX, EnvironmentConfig
+from stages.environment_stack import EnvironmentStack
+from stages.execution_role import ExecutionRole
+from stages.network import NetworkStack
+from stages.storage import StorageStack
+
+
+class MwaaStack(EnvironmentStack):
+    """The environment; every field comes from config, Airflow options merged over our defaults."""
+
+    def __init__(
+        self, scope: Construct, *, env_config: EnvironmentConfig, network: NetworkStack, storage: StorageStack
+    ) -> None:
+        super().__init__(
+            scope,
+            "mwaa",
+            env_config=env_config,
+            description=f"MWAA {env_config.environment_name}: environment and execution role",
+        )
+        self.execution_role = ExecutionRole(self, "ExecutionRole", env_config=env_config).role
+
+        levels = env_config.log_levels
+
+        def log_config(log_type: str) -> mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty:
+            return mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty(enabled=True, log_level=levels[log_type])
+
+        self.airflow_environment = mwaa.CfnEnvironment(
+            self,
+            "Environment",
+            name=env_config.environment_name,
+            airflow_version=env_config.airflow_version,
+            environment_class=env_config.environment_class,
+            execution_role_arn=self.execution_role.role_arn,
+            source_bucket_arn=storage.bucket.bucket_arn,
+            dag_s3_path=DAGS_PREFIX.rstrip("/"),
+            network_configuration=mwaa.CfnEnvironment.NetworkConfigurationProperty(
+                security_group_ids=[network.security_group.security_group_id],
+                subnet_ids=network.private_subnet_ids,
+            ),
+            webserver_access_mode=env_config.webserver_access_mode,
+            min_workers=env_config.min_workers,
+            max_workers=env_config.max_workers,
+            schedulers=env_config.schedulers,
+            min_webservers=env_config.min_webservers,
+            max_webservers=env_config.max_webservers,
+            weekly_maintenance_window_start=env_config.weekly_maintenance_window_start,
+            airflow_configuration_options=dict(env_config.airflow_configuration_options),
+            logging_configuration=mwaa.CfnEnvironment.LoggingConfigurationProperty(
+                dag_processing_logs=log_config("dag_processing"),
+                scheduler_logs=log_config("scheduler"),
+                task_logs=log_config("task"),
+                webserver_logs=log_config("webserver"),
+                worker_logs=log_config("worker"),
+            ),
+        )
+
+        CfnOutput(self, "EnvironmentName", value=env_config.environment_name)
+        CfnOutput(self, "BucketName", value=env_config.bucket_name)
+        CfnOutput(self, "WebserverUrl", value=self.airflow_environment.attr_webserver_url)
