@@ -10,7 +10,7 @@ if ! cdk synth --quiet "$@" >"$log" 2>&1; then
   cat "$log" >&2
   exit 1
 fi
-if grep -iE "warn|deprecat|!!" "$log" >&2; then
+if grep -iE '\bwarn(ing)?s?\b|deprecat|^!!' "$log" >&2; then
   echo "cdk synth printed warnings (above); fix them: the build must stay warning-free." >&2
   exit 1
 fi

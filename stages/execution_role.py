@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, aws_iam as iam
+from aws_cdk import Stack, aws_iam as iam
 from constructs import Construct
 
 from config import EnvironmentConfig
@@ -22,11 +22,14 @@ class ExecutionRole(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, env_config: EnvironmentConfig) -> None:
         super().__init__(scope, construct_id)
         name = env_config.environment_name
-        bucket_arn = f"arn:{Aws.PARTITION}:s3:::{env_config.bucket_name}"
-        log_groups = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:airflow-{name}-*"
-        environment_arn = f"arn:{Aws.PARTITION}:airflow:{Aws.REGION}:{Aws.ACCOUNT_ID}:environment/{name}"
+        # The stack's account and region are literals here, so the policy reads as it applies.
+        partition, region, account = Stack.of(self).partition, env_config.region, env_config.account
+        bucket_arn = f"arn:{partition}:s3:::{env_config.bucket_name}"
+        self.log_groups_arn = f"arn:{partition}:logs:{region}:{account}:log-group:airflow-{name}-*"
+        self.celery_queues_arn = f"arn:{partition}:sqs:{region}:*:airflow-celery-*"
+        environment_arn = f"arn:{partition}:airflow:{region}:{account}:environment/{name}"
         deputy_conditions = {
-            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+            "StringEquals": {"aws:SourceAccount": account},
             "ArnLike": {"aws:SourceArn": environment_arn},
         }
         statements = [
@@ -57,7 +60,7 @@ class ExecutionRole(Construct):
                     "logs:GetLogGroupFields",
                     "logs:GetQueryResults",
                 ],
-                resources=[log_groups],
+                resources=[self.log_groups_arn],
             ),
             iam.PolicyStatement(sid="DescribeLogGroups", actions=["logs:DescribeLogGroups"], resources=["*"]),
             iam.PolicyStatement(
@@ -74,13 +77,13 @@ class ExecutionRole(Construct):
                     "sqs:ReceiveMessage",
                     "sqs:SendMessage",
                 ],
-                resources=[f"arn:{Aws.PARTITION}:sqs:{Aws.REGION}:*:airflow-celery-*"],
+                resources=[self.celery_queues_arn],
             ),
             iam.PolicyStatement(
                 sid="AwsOwnedKeyForSqs",
                 actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"],
-                not_resources=[f"arn:{Aws.PARTITION}:kms:*:{Aws.ACCOUNT_ID}:key/*"],
-                conditions={"StringLike": {"kms:ViaService": [f"sqs.{Aws.REGION}.amazonaws.com"]}},
+                not_resources=[f"arn:{partition}:kms:*:{account}:key/*"],
+                conditions={"StringLike": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
             ),
         ]
         self.role = iam.Role(
@@ -93,24 +96,23 @@ class ExecutionRole(Construct):
             ),
             inline_policies={"mwaa-execution": iam.PolicyDocument(statements=statements)},
         )
-        self._acknowledge_documented_wildcards(env_config)
+        self._acknowledge_documented_wildcards(bucket_arn)
 
-    def _acknowledge_documented_wildcards(self, env_config: EnvironmentConfig) -> None:
-        name = env_config.environment_name
+    def _acknowledge_documented_wildcards(self, bucket_arn: str) -> None:
         bucket_scoped = "scoped to this environment's own source bucket."
         reasons = {
             "Action::s3:GetObject*": f"MWAA reads DAGs, requirements and plugins, with their versions; {bucket_scoped}",
             "Action::s3:GetBucket*": f"MWAA checks versioning, encryption and public access; {bucket_scoped}",
             "Action::s3:List*": f"MWAA lists objects and object versions; {bucket_scoped}",
-            f"Resource::arn:<AWS::Partition>:s3:::{env_config.bucket_name}/*": f"MWAA reads objects; {bucket_scoped}",
-            f"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:airflow-{name}-*": (
+            f"Resource::{bucket_arn}/*": f"MWAA reads objects; {bucket_scoped}",
+            f"Resource::{self.log_groups_arn}": (
                 "MWAA creates one log group per log type, all named airflow-<environment>-*; this environment only."
             ),
             "Resource::*": (
                 "logs:DescribeLogGroups, s3:GetAccountPublicAccessBlock and cloudwatch:PutMetricData support no "
                 "resource-level permissions (MWAA user guide policy)."
             ),
-            "Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:*:airflow-celery-*": (
+            f"Resource::{self.celery_queues_arn}": (
                 "MWAA's Celery queues live in a service-owned account unknown in advance; the name prefix scopes them."
             ),
             "Action::kms:GenerateDataKey*": (

@@ -1,0 +1,59 @@
+"""Shared fixtures: the example app is synthesized once per session, with cdk-nag on."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# jsii starts Node on the first aws_cdk import: use the pinned one, as the Makefile does.
+os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"
+
+from aws_cdk import App, cx_api  # noqa: E402
+
+from config import ProjectConfig, load_config  # noqa: E402
+from stages import FAIL_ON_FINDINGS, MwaaStage, add_security_checks  # noqa: E402
+
+CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+def new_app(outdir: Path) -> App:
+    """An App configured like `cdk synth` runs it: cdk.json's flags, findings fail synth."""
+    return App(context=CDK_CONTEXT, outdir=str(outdir), post_cli_context=FAIL_ON_FINDINGS)
+
+
+def synth_stages(project: ProjectConfig, outdir: Path) -> cx_api.CloudAssembly:
+    app = new_app(outdir)
+    for env_config in project.environments:
+        MwaaStage(app, env_config=env_config)
+    add_security_checks(app)
+    return app.synth()
+
+
+def stacks_of(assembly: cx_api.CloudAssembly) -> dict[str, cx_api.CloudFormationStackArtifact]:
+    """Every stack in the assembly and its nested (Stage) assemblies, by stack name."""
+    return {stack.stack_name: stack for stack in assembly.stacks_recursively}
+
+
+@pytest.fixture(scope="session")
+def example_config() -> ProjectConfig:
+    return load_config()
+
+
+@pytest.fixture(scope="session")
+def assembly(example_config: ProjectConfig, tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
+    return synth_stages(example_config, tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def stacks(assembly: cx_api.CloudAssembly) -> dict[str, cx_api.CloudFormationStackArtifact]:
+    return stacks_of(assembly)
+
+
+@pytest.fixture(scope="session")
+def templates(stacks: dict[str, cx_api.CloudFormationStackArtifact]) -> dict[str, dict[str, Any]]:
+    return {name: stack.template for name, stack in stacks.items()}

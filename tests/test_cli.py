@@ -1,0 +1,32 @@
+"""The pinned CDK CLI, run as a user runs it: `make synth` must print no warning at all."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.cli
+
+
+def test_cli_synth_prints_no_warnings(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": f"{ROOT / 'node_modules/.bin'}:{ROOT / '.venv/bin'}:/usr/bin:/bin"}
+    result = subprocess.run(
+        ["scripts/synth.sh", "--output", str(tmp_path / "cdk.out")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "Successfully synthesized" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "cdk.out").iterdir() if p.name.startswith("assembly-")) == [
+        "assembly-dev",
+        "assembly-prod",
+    ]

@@ -1,0 +1,254 @@
+"""Config validation: each bad value is reported with environment, field, value and what is allowed."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+import tomllib
+from typing import Any
+
+import pytest
+
+from config import DEFAULT_CONFIG_PATH, ConfigError, ProjectConfig, parse_config
+from tests.conftest import ROOT
+
+EXAMPLE: dict[str, Any] = tomllib.loads(DEFAULT_CONFIG_PATH.read_text())
+
+
+def with_dev(**changes: Any) -> dict[str, Any]:
+    """The example config with fields of `dev` changed (a value of None removes the field)."""
+    data = copy.deepcopy(EXAMPLE)
+    for key, value in changes.items():
+        if value is None:
+            data["environments"]["dev"].pop(key, None)
+        else:
+            data["environments"]["dev"][key] = value
+    return data
+
+
+def problems_for(data: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(data, "test.toml")
+    return raised.value.problems
+
+
+def only_problem(data: dict[str, Any]) -> str:
+    problems = problems_for(data)
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+def test_example_config_has_dev_then_prod(example_config: ProjectConfig) -> None:
+    assert [e.stage for e in example_config.environments] == ["dev", "prod"]
+    dev, prod = example_config.environments
+    assert (dev.approval, prod.approval) == (False, True)
+    assert (dev.protected, prod.protected) == (False, True)
+    assert dev.bucket_name == "mwaa-dev-111111111111-eu-west-1"
+
+
+def test_defaults_fill_what_is_left_out() -> None:
+    data = {"environments": {"qa": {"account": "333333333333", "region": "us-east-1", "vpc_cidr": "10.0.0.0/20"}}}
+    data["environments"]["qa"]["availability_zones"] = ["us-east-1a", "us-east-1b"]
+    env = parse_config(data).environments[0]
+    assert env.environment_name == "mwaa-qa"
+    assert env.airflow_version == "3.0.6"
+    assert env.environment_class == "mw1.small"
+    assert (env.min_workers, env.max_workers, env.schedulers) == (1, 2, 2)
+    assert env.weekly_maintenance_window_start == "SUN:03:00"
+    assert dict(env.log_levels) == dict.fromkeys(("dag_processing", "scheduler", "task", "webserver", "worker"), "INFO")
+    assert dict(env.airflow_configuration_options) == {"core.load_examples": "False"}
+
+
+def test_config_options_override_our_defaults() -> None:
+    env = parse_config(with_dev(airflow_configuration_options={"core.load_examples": "True"})).environments[0]
+    assert env.airflow_configuration_options["core.load_examples"] == "True"
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"account": "12345"}, "environment 'dev': account = '12345' is not allowed; must be 12 digits"),
+        ({"account": 111111111111}, "environment 'dev': account = 111111111111 is not allowed; must be a string"),
+        ({"region": "Ireland"}, "environment 'dev': region = 'Ireland' is not allowed; must look like eu-west-1"),
+        (
+            {"environment_name": "1-dev"},
+            "environment 'dev': environment_name = '1-dev' is not allowed; must start with a letter",
+        ),
+        (
+            {"environment_name": "dev.env"},
+            "environment 'dev': environment_name = 'dev.env' is not allowed; must start with a letter, contain only",
+        ),
+        (
+            {"bucket_name": "My_Bucket"},
+            "environment 'dev': bucket_name = 'My_Bucket' is not allowed; must be 3 to 63 characters of lowercase",
+        ),
+        (
+            {"bucket_name": "192.168.1.10"},
+            "environment 'dev': bucket_name = '192.168.1.10' is not allowed; must not be formatted as an IP address",
+        ),
+        ({"bucket_name": "a..b"}, "environment 'dev': bucket_name = 'a..b' is not allowed; must not contain '..'"),
+        ({"bucket_name": "xn--dags"}, "environment 'dev': bucket_name = 'xn--dags' is not allowed; uses a prefix"),
+        (
+            {"airflow_version": "2.10.3"},
+            "environment 'dev': airflow_version = '2.10.3' is not allowed; must be one of 3.0.6, 3.2.1 "
+            "(the Airflow 3 versions MWAA offers)",
+        ),
+        (
+            {"environment_class": "mw1.huge"},
+            "environment 'dev': environment_class = 'mw1.huge' is not allowed; must be one of mw1.micro, mw1.small",
+        ),
+        ({"min_workers": 0}, "environment 'dev': min_workers = 0 is not allowed; must be at least 1"),
+        ({"min_workers": 3}, "environment 'dev': min_workers = 3 is not allowed; must not exceed max_workers (2)"),
+        ({"min_workers": "1"}, "environment 'dev': min_workers = '1' is not allowed; must be an integer"),
+        ({"min_workers": True}, "environment 'dev': min_workers = True is not allowed; must be an integer"),
+        (
+            {"max_workers": 26},
+            "environment 'dev': max_workers = 26 is not allowed; above 25 (the default MWAA quota) only with "
+            "max_workers_quota_acknowledged = true",
+        ),
+        ({"schedulers": 1}, "environment 'dev': schedulers = 1 is not allowed; must be from 2 to 5 on mw1.small"),
+        ({"schedulers": 6}, "environment 'dev': schedulers = 6 is not allowed; must be from 2 to 5 on mw1.small"),
+        (
+            {"min_webservers": 3, "max_webservers": 2},
+            "environment 'dev': min_webservers = 3 is not allowed; must not exceed max_webservers (2)",
+        ),
+        ({"max_webservers": 6}, "environment 'dev': max_webservers = 6 is not allowed; must be from 2 to 5"),
+        (
+            {"webserver_access_mode": "PUBLIC"},
+            "environment 'dev': webserver_access_mode = 'PUBLIC' is not allowed; must be one of PUBLIC_ONLY, "
+            "PRIVATE_ONLY, PUBLIC_AND_PRIVATE",
+        ),
+        (
+            {"webserver_access_mode": "PUBLIC_AND_PRIVATE"},
+            "environment 'dev': webserver_access_mode = 'PUBLIC_AND_PRIVATE' is not allowed; "
+            "needs Airflow 3.2 or later",
+        ),
+        (
+            {"weekly_maintenance_window_start": "SUN:03:15"},
+            "environment 'dev': weekly_maintenance_window_start = 'SUN:03:15' is not allowed; must be DAY:HH:MM",
+        ),
+        (
+            {"weekly_maintenance_window_start": "SUNDAY:03:00"},
+            "environment 'dev': weekly_maintenance_window_start = 'SUNDAY:03:00' is not allowed",
+        ),
+        ({"vpc_cidr": "10.0.0.0/33"}, "environment 'dev': vpc_cidr = '10.0.0.0/33' is not allowed; must be a private"),
+        ({"vpc_cidr": "10.0.0.0/24"}, "environment 'dev': vpc_cidr = '10.0.0.0/24' is not allowed; must be a private"),
+        ({"vpc_cidr": "8.8.0.0/16"}, "environment 'dev': vpc_cidr = '8.8.0.0/16' is not allowed; must be a private"),
+        (
+            {"availability_zones": ["eu-west-1a"]},
+            "environment 'dev': availability_zones = ['eu-west-1a'] is not allowed; must be two different zones of "
+            "eu-west-1",
+        ),
+        (
+            {"availability_zones": ["us-east-1a", "us-east-1b"]},
+            "environment 'dev': availability_zones = ['us-east-1a', 'us-east-1b'] is not allowed; must be two "
+            "different zones of eu-west-1",
+        ),
+        ({"nat_gateways": 0}, "environment 'dev': nat_gateways = 0 is not allowed; must be 1 or 2"),
+        (
+            {"airflow_configuration_options": {"Core.Load": "x"}},
+            "environment 'dev': airflow_configuration_options = 'Core.Load' is not allowed; keys must be "
+            "'section.option'",
+        ),
+        (
+            {"airflow_configuration_options": {"core.parallelism": 32}},
+            "environment 'dev': airflow_configuration_options.core.parallelism = 32 is not allowed; values must be "
+            "strings",
+        ),
+        (
+            {"log_levels": {"task": "VERBOSE"}},
+            "environment 'dev' log_levels: task = 'VERBOSE' is not allowed; must be one of CRITICAL, ERROR, WARNING",
+        ),
+        ({"log_levels": {"tasks": "INFO"}}, "environment 'dev' log_levels: unknown key 'tasks'"),
+        ({"min_worker": 1}, "environment 'dev': unknown key 'min_worker' (known keys:"),
+        ({"approval": "yes"}, "environment 'dev': approval = 'yes' is not allowed; must be true or false"),
+        ({"account": None}, "environment 'dev': account is missing"),
+    ],
+)
+def test_bad_value_is_named_with_what_is_allowed(changes: dict[str, Any], expected: str) -> None:
+    assert only_problem(with_dev(**changes)).startswith(expected)
+
+
+def test_more_than_25_workers_with_quota_acknowledged() -> None:
+    env = parse_config(with_dev(max_workers=40, max_workers_quota_acknowledged=True)).environments[0]
+    assert env.max_workers == 40
+
+
+def test_micro_takes_one_scheduler_and_one_webserver() -> None:
+    data = with_dev(environment_class="mw1.micro", max_workers=1, schedulers=1, min_webservers=1, max_webservers=1)
+    env = parse_config(data).environments[0]
+    assert (env.schedulers, env.min_webservers, env.max_webservers) == (1, 1, 1)
+    assert only_problem(with_dev(environment_class="mw1.micro", max_workers=1, min_webservers=1, max_webservers=1))
+
+
+def test_public_and_private_needs_airflow_3_2() -> None:
+    data = with_dev(webserver_access_mode="PUBLIC_AND_PRIVATE", airflow_version="3.2.1")
+    assert parse_config(data).environments[0].webserver_access_mode == "PUBLIC_AND_PRIVATE"
+
+
+def test_derived_bucket_name_too_long_says_to_set_it() -> None:
+    problem = only_problem(with_dev(environment_name="a" * 50))
+    assert "bucket_name (derived from environment_name, account and region; set it explicitly)" in problem
+
+
+def test_unknown_top_level_key_is_rejected() -> None:
+    data = copy.deepcopy(EXAMPLE)
+    data["enviroments"] = {}
+    assert only_problem(data).startswith("top level: unknown key 'enviroments'")
+
+
+def test_same_account_region_and_name_twice_is_rejected() -> None:
+    data = copy.deepcopy(EXAMPLE)
+    prod = data["environments"]["prod"]
+    prod.update(account="111111111111", environment_name="mwaa-dev", bucket_name="another-bucket-name")
+    assert only_problem(data) == (
+        "environment 'prod': environment_name = 'mwaa-dev' in account 111111111111 and region eu-west-1 is already "
+        "used by environment 'dev'; each MWAA environment needs its own name"
+    )
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    data = with_dev(account="1", min_workers=0, schedulers=9)
+    data["environments"]["prod"]["region"] = "nowhere"
+    problems = problems_for(data)
+    assert len(problems) == 4
+    assert [p.split(":")[0] for p in problems] == ["environment 'dev'"] * 3 + ["environment 'prod'"]
+
+
+def test_bad_config_fails_synth_with_a_clear_message(tmp_path: Any) -> None:
+    bad = tmp_path / "environments.toml"
+    bad.write_text(
+        DEFAULT_CONFIG_PATH.read_text().replace('account = "111111111111"', 'account = "1111"', 1)
+        + '\n[environments.dev.network]\ncidr = "10.0.0.0/16"\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env={"MWAA_CONFIG": str(bad), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: 2 problem(s) in {bad}:",
+        "  - environment 'dev': account = '1111' is not allowed; must be 12 digits",
+        "  - environment 'dev': unknown key 'network' (known keys: account, airflow_configuration_options, "
+        "airflow_version, approval, availability_zones, bucket_name, environment_class, environment_name, "
+        "log_levels, max_webservers, max_workers, max_workers_quota_acknowledged, min_webservers, min_workers, "
+        "nat_gateways, protected, region, schedulers, tags, vpc_cidr, webserver_access_mode, "
+        "weekly_maintenance_window_start)",
+    ]
+
+
+def test_invalid_toml_is_reported_without_traceback(tmp_path: Any) -> None:
+    bad = tmp_path / "environments.toml"
+    bad.write_text("[environments.dev\n")
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=ROOT, env={"MWAA_CONFIG": str(bad)}, capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: 1 problem(s) in {bad}:\n  - not valid TOML:")
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,282 @@
+"""What each stack of each environment creates, read from the synthesized templates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import cx_api
+
+from config import ProjectConfig
+
+Template = dict[str, Any]
+
+
+def resources(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
+
+
+def the_resource(template: Template, resource_type: str) -> dict[str, Any]:
+    found = list(resources(template, resource_type).values())
+    assert len(found) == 1, f"expected one {resource_type}, found {len(found)}"
+    return found[0]
+
+
+def test_each_environment_has_three_stacks_in_its_account(
+    stacks: dict[str, cx_api.CloudFormationStackArtifact], example_config: ProjectConfig
+) -> None:
+    expected = {f"{e.stage}-{role}" for e in example_config.environments for role in ("network", "storage", "mwaa")}
+    assert set(stacks) == expected
+    for env in example_config.environments:
+        for role in ("network", "storage", "mwaa"):
+            stack = stacks[f"{env.stage}-{role}"]
+            assert (stack.environment.account, stack.environment.region) == (env.account, env.region)
+            assert stack.termination_protection == env.protected
+
+
+def test_synth_needed_no_lookups(assembly: cx_api.CloudAssembly) -> None:
+    """In-process synth fills missing context with dummies silently; the CLI would need credentials."""
+    manifests = list(Path(assembly.directory).rglob("manifest.json"))
+    assert len(manifests) == 3
+    for manifest in manifests:
+        assert "missing" not in json.loads(manifest.read_text()), manifest
+
+
+def test_mwaa_stack_deploys_after_network_and_storage(stacks: dict[str, cx_api.CloudFormationStackArtifact]) -> None:
+    for stage in ("dev", "prod"):
+        depends = {d.id for d in stacks[f"{stage}-mwaa"].dependencies}
+        assert depends >= {stacks[f"{stage}-network"].id, stacks[f"{stage}-storage"].id}
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_vpc_spans_the_two_configured_zones(
+    stage: str, templates: dict[str, Template], example_config: ProjectConfig
+) -> None:
+    env = example_config.environment(stage)
+    network = templates[f"{stage}-network"]
+    assert the_resource(network, "AWS::EC2::VPC")["Properties"]["CidrBlock"] == env.vpc_cidr
+    subnets = resources(network, "AWS::EC2::Subnet").values()
+    private = [s for s in subnets if not s["Properties"]["MapPublicIpOnLaunch"]]
+    assert sorted(s["Properties"]["AvailabilityZone"] for s in private) == sorted(env.availability_zones)
+    assert len(resources(network, "AWS::EC2::NatGateway")) == env.nat_gateways
+    flow_log = the_resource(network, "AWS::EC2::FlowLog")["Properties"]
+    assert (flow_log["ResourceType"], flow_log["TrafficType"]) == ("VPC", "ALL")
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_security_group_admits_only_itself(stage: str, templates: dict[str, Template]) -> None:
+    network = templates[f"{stage}-network"]
+    groups = {
+        k: v
+        for k, v in resources(network, "AWS::EC2::SecurityGroup").items()
+        if "MWAA" in v["Properties"]["GroupDescription"]
+    }
+    [(group_id, group)] = groups.items()
+    assert "SecurityGroupIngress" not in group["Properties"]
+    [ingress] = resources(network, "AWS::EC2::SecurityGroupIngress").values()
+    assert ingress["Properties"]["SourceSecurityGroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+    assert ingress["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+    for template in templates.values():
+        for rule in resources(template, "AWS::EC2::SecurityGroupIngress").values():
+            assert "CidrIp" not in rule["Properties"]
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_source_bucket_is_versioned_private_encrypted_and_logged(
+    stage: str, templates: dict[str, Template], example_config: ProjectConfig
+) -> None:
+    storage = templates[f"{stage}-storage"]
+    buckets = resources(storage, "AWS::S3::Bucket")
+    [(bucket_id, bucket)] = [(k, v) for k, v in buckets.items() if "BucketName" in v["Properties"]]
+    props = bucket["Properties"]
+    assert props["BucketName"] == example_config.environment(stage).bucket_name
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True
+    )
+    rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert props["LoggingConfiguration"]["LogFilePrefix"] == "source-bucket/"
+    policies = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in resources(storage, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": bucket_id}
+    ]
+    [statements] = policies
+    assert {
+        "Action": "s3:*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Resource": [
+            {"Fn::GetAtt": [bucket_id, "Arn"]},
+            {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/*"]]},
+        ],
+    } in statements
+
+
+def test_prod_keeps_its_bucket_and_dev_cleans_up(templates: dict[str, Template]) -> None:
+    for stage, policy, auto_deletes in (("prod", "Retain", 0), ("dev", "Delete", 2)):
+        storage = templates[f"{stage}-storage"]
+        for bucket in resources(storage, "AWS::S3::Bucket").values():
+            assert bucket["DeletionPolicy"] == policy
+        assert len(resources(storage, "Custom::S3AutoDeleteObjects")) == auto_deletes
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_environment_takes_every_field_from_config(
+    stage: str, templates: dict[str, Template], example_config: ProjectConfig
+) -> None:
+    env = example_config.environment(stage)
+    props = the_resource(templates[f"{stage}-mwaa"], "AWS::MWAA::Environment")["Properties"]
+    assert props["Name"] == env.environment_name
+    assert props["AirflowVersion"] == env.airflow_version
+    assert props["EnvironmentClass"] == env.environment_class
+    assert (props["MinWorkers"], props["MaxWorkers"]) == (env.min_workers, env.max_workers)
+    assert props["Schedulers"] == env.schedulers
+    assert (props["MinWebservers"], props["MaxWebservers"]) == (env.min_webservers, env.max_webservers)
+    assert props["WebserverAccessMode"] == env.webserver_access_mode
+    assert props["WeeklyMaintenanceWindowStart"] == env.weekly_maintenance_window_start
+    assert props["DagS3Path"] == "dags"
+    assert props["AirflowConfigurationOptions"] == {
+        "core.load_examples": "False",
+        "core.default_task_retries": {"dev": "1", "prod": "2"}[stage],
+    }
+    logging = props["LoggingConfiguration"]
+    assert logging == {
+        "DagProcessingLogs": {"Enabled": True, "LogLevel": "INFO"},
+        "SchedulerLogs": {"Enabled": True, "LogLevel": "INFO"},
+        "TaskLogs": {"Enabled": True, "LogLevel": "INFO"},
+        "WebserverLogs": {"Enabled": True, "LogLevel": "INFO"},
+        "WorkerLogs": {"Enabled": True, "LogLevel": "WARNING"},
+    }
+    assert len(props["NetworkConfiguration"]["SubnetIds"]) == 2
+    assert props["Tags"] == dict(env.tags)
+
+
+def test_stacks_hand_over_values_without_exports(templates: dict[str, Template]) -> None:
+    """Weak references: a producer stack stays free to change what it outputs."""
+    for template in templates.values():
+        for output in template.get("Outputs", {}).values():
+            assert "Export" not in output
+    network_ref = the_resource(templates["dev-mwaa"], "AWS::MWAA::Environment")["Properties"]["NetworkConfiguration"]
+    assert network_ref["SubnetIds"][0]["Fn::GetStackOutput"]["StackName"] == "dev-network"
+
+
+def test_mwaa_outputs(templates: dict[str, Template], example_config: ProjectConfig) -> None:
+    outputs = templates["prod-mwaa"]["Outputs"]
+    assert outputs["EnvironmentName"]["Value"] == "mwaa-prod"
+    assert outputs["BucketName"]["Value"] == example_config.environment("prod").bucket_name
+    assert outputs["WebserverUrl"]["Value"] == {"Fn::GetAtt": ["Environment", "WebserverUrl"]}
+
+
+def execution_role(templates: dict[str, Template], stage: str) -> dict[str, Any]:
+    roles = resources(templates[f"{stage}-mwaa"], "AWS::IAM::Role")
+    [role] = [r for r in roles.values() if r["Properties"].get("RoleName") == f"mwaa-{stage}-execution"]
+    return role["Properties"]
+
+
+def test_execution_role_trusts_mwaa_for_this_environment_only(templates: dict[str, Template]) -> None:
+    trust = execution_role(templates, "dev")["AssumeRolePolicyDocument"]["Statement"]
+    conditions = {
+        "StringEquals": {"aws:SourceAccount": "111111111111"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:airflow:eu-west-1:111111111111:environment/mwaa-dev"},
+    }
+    assert trust == [
+        {
+            "Action": "sts:AssumeRole",
+            "Condition": conditions,
+            "Effect": "Allow",
+            "Principal": {"Service": ["airflow-env.amazonaws.com", "airflow.amazonaws.com"]},
+        }
+    ]
+
+
+def test_execution_role_statements_one_by_one(templates: dict[str, Template]) -> None:
+    [policy] = execution_role(templates, "dev")["Policies"]
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    bucket = "arn:aws:s3:::mwaa-dev-111111111111-eu-west-1"
+    objects = "arn:aws:s3:::mwaa-dev-111111111111-eu-west-1/*"
+    assert statements == {
+        "PublishMetrics": {
+            "Sid": "PublishMetrics",
+            "Effect": "Allow",
+            "Action": "airflow:PublishMetrics",
+            "Resource": "arn:aws:airflow:eu-west-1:111111111111:environment/mwaa-dev",
+        },
+        "DenyListAllBuckets": {
+            "Sid": "DenyListAllBuckets",
+            "Effect": "Deny",
+            "Action": "s3:ListAllMyBuckets",
+            "Resource": [bucket, objects],
+        },
+        "ReadSourceBucket": {
+            "Sid": "ReadSourceBucket",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucket*", "s3:GetObject*", "s3:List*"],
+            "Resource": [bucket, objects],
+        },
+        "WriteOwnLogs": {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:GetLogEvents",
+                "logs:GetLogGroupFields",
+                "logs:GetLogRecord",
+                "logs:GetQueryResults",
+                "logs:PutLogEvents",
+            ],
+            "Resource": "arn:aws:logs:eu-west-1:111111111111:log-group:airflow-mwaa-dev-*",
+        },
+        "DescribeLogGroups": {
+            "Sid": "DescribeLogGroups",
+            "Effect": "Allow",
+            "Action": "logs:DescribeLogGroups",
+            "Resource": "*",
+        },
+        "CheckAccountPublicAccessBlock": {
+            "Sid": "CheckAccountPublicAccessBlock",
+            "Effect": "Allow",
+            "Action": "s3:GetAccountPublicAccessBlock",
+            "Resource": "*",
+        },
+        "PutMetrics": {"Sid": "PutMetrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"},
+        "CeleryQueues": {
+            "Sid": "CeleryQueues",
+            "Effect": "Allow",
+            "Action": [
+                "sqs:ChangeMessageVisibility",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+                "sqs:ReceiveMessage",
+                "sqs:SendMessage",
+            ],
+            "Resource": "arn:aws:sqs:eu-west-1:*:airflow-celery-*",
+        },
+        "AwsOwnedKeyForSqs": {
+            "Sid": "AwsOwnedKeyForSqs",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"],
+            "NotResource": "arn:aws:kms:*:111111111111:key/*",
+            "Condition": {"StringLike": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}},
+        },
+    }
+
+
+def test_no_iam_statement_grants_a_service_wildcard(templates: dict[str, Template]) -> None:
+    for name, template in templates.items():
+        for resource in template["Resources"].values():
+            documents = [p["PolicyDocument"] for p in resource["Properties"].get("Policies", [])]
+            if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+                documents.append(resource["Properties"]["PolicyDocument"])
+            for document in documents:
+                for statement in document["Statement"]:
+                    actions = statement.get("Action", [])
+                    for action in [actions] if isinstance(actions, str) else actions:
+                        assert action != "*" and not action.endswith(":*"), f"{name}: {statement}"
+                    assert action not in ("kms:PutKeyPolicy", "s3:*"), f"{name}: {statement}"
