@@ -46,6 +46,14 @@ class EnvironmentConfig:
         return f"{self.environment_name}-execution"
 
     @property
+    def dag_sync_role_name(self) -> str:
+        return f"{self.environment_name}-dag-sync"
+
+    @property
+    def dag_sync_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.dag_sync_role_name}"
+
+    @property
     def environment_arn(self) -> str:
         return f"arn:aws:airflow:{self.region}:{self.account}:environment/{self.environment_name}"
 

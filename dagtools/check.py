@@ -1,0 +1,224 @@
+"""`python -m dagtools check`: parse the DAGs with the Airflow version each environment runs.
+
+Airflow lives in its own venv per version (`.venv-airflow-<version>`), installed from the committed
+pins in `dagtools/requirements/airflow-<version>.txt` (resolved for Python 3.12, which MWAA runs)
+and reused until those pins change. The parse itself runs in that venv (`airflow_probe.py`); the
+rules are judged here, so they are plain Python and the same for every Airflow version.
+
+Rules (each failure names the file and the rule):
+  DAG001  the file does not import (any exception at parse time)
+  DAG002  the file looks like a DAG file (mentions "airflow" and "dag") but defines no DAG
+  DAG003  a dag_id is defined in more than one file
+  DAG004  a DAG has no tags
+  DAG005  a DAG has no description (the `description=` shown in the DAG list)
+  DAG006  a DAG's owner is unset or left at Airflow's default "airflow"
+  DAG007  a file takes longer than the parse budget (default 2 s): top-level code that calls the
+          network, sleeps or computes runs on every parse, on every scheduler
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIREMENTS = ROOT / "dagtools" / "requirements"
+MWAA_PYTHON = (3, 12)
+DEFAULT_BUDGET = 2.0
+
+
+class CheckSetupError(Exception):
+    """The check could not run (no Python 3.12, pins missing, install failed): not a DAG problem."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.rule} {self.message}"
+
+
+def add_check_command(commands: Any) -> None:
+    check = commands.add_parser("check", help="parse the DAGs with the environments' Airflow versions")
+    check.add_argument("--source", type=Path, default=Path("dags"), help="DAG folder (default: dags)")
+    check.add_argument(
+        "--environment", action="append", help="check for this environment's Airflow version (default: all)"
+    )
+    check.add_argument(
+        "--parse-budget",
+        type=float,
+        default=float(os.environ.get("DAGCHECK_PARSE_BUDGET", DEFAULT_BUDGET)),
+        help=f"seconds a file may take to parse (default: {DEFAULT_BUDGET}, or DAGCHECK_PARSE_BUDGET)",
+    )
+    check.set_defaults(handler=run_check)
+
+
+def evaluate(report: dict[str, Any], budget: float) -> list[Problem]:
+    """Every rule violation in a probe report, in file order."""
+    problems: list[Problem] = []
+    defined_in: dict[str, list[str]] = defaultdict(list)
+    for file in report["files"]:
+        path = file["path"]
+        for error in file["import_errors"]:
+            problems.append(Problem(path, "DAG001", f"import error:\n{_indent(error)}"))
+        if file["looks_like_dag"] and not file["dags"] and not file["import_errors"]:
+            problems.append(Problem(path, "DAG002", "looks like a DAG file but defines no DAG (was the DAG called?)"))
+        for dag in file["dags"]:
+            dag_id = dag["dag_id"]
+            defined_in[dag_id].append(path)
+            if not dag["tags"]:
+                problems.append(Problem(path, "DAG004", f"DAG {dag_id!r} has no tags"))
+            if not dag["description"].strip():
+                problems.append(Problem(path, "DAG005", f"DAG {dag_id!r} has no description"))
+            owners = [o for o in dag["owners"] if o]
+            if not owners or "airflow" in owners:
+                problems.append(
+                    Problem(
+                        path,
+                        "DAG006",
+                        f"DAG {dag_id!r} has owner {', '.join(owners) or 'unset'}; set default_args owner to a team",
+                    )
+                )
+        if file["seconds"] > budget:
+            problems.append(
+                Problem(
+                    path,
+                    "DAG007",
+                    f"took {file['seconds']:.2f} s to parse, over the {budget:g} s budget; "
+                    "move network calls, sleeps and heavy work out of top-level code",
+                )
+            )
+    for dag_id, paths in defined_in.items():
+        if len(paths) > 1:
+            for path in paths:
+                others = ", ".join(p for p in paths if p != path) or path
+                problems.append(Problem(path, "DAG003", f"dag_id {dag_id!r} is also defined in {others}"))
+    return problems
+
+
+def _indent(text: str) -> str:
+    return "\n".join("      " + line for line in text.strip().splitlines())
+
+
+def find_mwaa_python() -> str:
+    """An interpreter of the Python MWAA runs: DAGCHECK_PYTHON, python3.12 on PATH, or a pyenv 3.12."""
+    candidates = [os.environ.get("DAGCHECK_PYTHON"), "python3.12"]
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12.*/bin/python3.12")), reverse=True)
+    for candidate in filter(None, candidates):
+        try:
+            result = subprocess.run(
+                [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 12))"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except OSError:
+            continue
+        if result.stdout.strip() == "True":
+            return candidate
+    raise CheckSetupError(
+        "Python 3.12 (the Python MWAA runs) was not found: install it, or point DAGCHECK_PYTHON at one"
+    )
+
+
+def airflow_python(version: str) -> Path:
+    """The venv's interpreter for `version`, installed from the committed pins when they changed."""
+    pins = REQUIREMENTS / f"airflow-{version}.txt"
+    if not pins.is_file():
+        raise CheckSetupError(f"no pinned requirements for Airflow {version}: expected {pins.relative_to(ROOT)}")
+    venv = Path(os.environ.get("DAGCHECK_VENV_ROOT", ROOT)) / f".venv-airflow-{version}"
+    stamp = venv / ".installed"
+    digest = hashlib.sha256(pins.read_bytes()).hexdigest()
+    python = venv / "bin" / "python"
+    if stamp.is_file() and stamp.read_text() == digest and python.exists():
+        return python
+    print(f"Installing Airflow {version} into {venv.name} (once per version; about a minute) ...", file=sys.stderr)
+    subprocess.run([find_mwaa_python(), "-m", "venv", "--clear", str(venv)], check=True)
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(pins)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if install.returncode != 0:
+        raise CheckSetupError(f"installing {pins.name} failed:\n{install.stdout}{install.stderr}")
+    stamp.write_text(digest)
+    return python
+
+
+def probe(python: Path, source: Path) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="dagcheck-") as scratch:
+        output = Path(scratch) / "report.json"
+        result = subprocess.run(
+            [str(python), "-m", "dagtools.airflow_probe", str(source.resolve()), str(output)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0 or not output.exists():
+            raise CheckSetupError(f"the Airflow parser itself failed:\n{result.stderr[-4000:]}")
+        report: dict[str, Any] = json.loads(output.read_text())
+        return report
+
+
+def versions_to_check(environments: list[str] | None) -> dict[str, list[str]]:
+    """Airflow version -> the environments running it, from config: one source of truth."""
+    from config import load_config
+
+    project = load_config(os.environ.get("MWAA_CONFIG"))
+    selected = [project.environment(e) for e in environments] if environments else list(project.environments)
+    versions: dict[str, list[str]] = defaultdict(list)
+    for env in selected:
+        versions[env.airflow_version].append(env.stage)
+    return dict(versions)
+
+
+def print_report(version: str, stages: list[str], report: dict[str, Any], problems: list[Problem]) -> None:
+    python = report["python"]
+    note = "" if python.startswith("3.12.") else " -- MWAA runs Python 3.12"
+    print(
+        f"Airflow {report['airflow']} (Amazon provider {report['amazon_provider']}) on Python {python}{note}, "
+        f"for {', '.join(stages)}"
+    )
+    print("Parse time per file, slowest first:")
+    for file in sorted(report["files"], key=lambda f: f["seconds"], reverse=True):
+        print(f"  {file['seconds']:7.3f} s  {file['path']}")
+    dags = sum(len(f["dags"]) for f in report["files"])
+    for problem in problems:
+        print(f"FAIL {problem}")
+    verdict = "OK" if not problems else f"{len(problems)} problem(s)"
+    print(f"{len(report['files'])} file(s), {dags} DAG(s): {verdict}\n")
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from config import ConfigError
+
+    if not args.source.is_dir():
+        print(f"error: DAG folder {args.source} does not exist", file=sys.stderr)
+        return 2
+    try:
+        versions = versions_to_check(args.environment)
+        failed = False
+        for version, stages in versions.items():
+            report = probe(airflow_python(version), args.source)
+            problems = evaluate(report, args.parse_budget)
+            print_report(version, stages, report, problems)
+            failed = failed or bool(problems)
+    except (CheckSetupError, ConfigError, KeyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 1 if failed else 0

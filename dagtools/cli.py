@@ -1,0 +1,186 @@
+"""`python -m dagtools sync|check`: what CodeBuild, the Makefile and DAG authors run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from dagtools.local import SourceError, scan_source
+from dagtools.sync import DagSync, Plan, SafetyError, SyncError
+
+LISTED_NAMES = 50  # names printed per plan section; the JSON summary has them all
+PROGRESS_MIN_UPLOADS = 20
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dagtools", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sync = commands.add_parser("sync", help="publish a DAG folder to an S3 prefix, by content hash")
+    sync.add_argument("--source", type=Path, default=Path("dags"), help="local DAG folder (default: dags)")
+    sync.add_argument("--bucket", help="target bucket (default: the --environment's bucket from config)")
+    sync.add_argument("--prefix", default="dags/", help="key prefix in the bucket (default: dags/)")
+    sync.add_argument("--environment", help="an environment key from config/environments.toml, for the bucket")
+    sync.add_argument("--role-arn", help="assume this role first (cross-account sync)")
+    sync.add_argument("--expected-bucket-owner", help="account ID the bucket must belong to")
+    sync.add_argument("--profile", help="AWS profile (default: the standard AWS settings)")
+    sync.add_argument("--region", help="AWS region (default: the standard AWS settings)")
+    sync.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    sync.add_argument("--seed-only", action="store_true", help="act only when the prefix holds no DAGs yet")
+    sync.add_argument("--allow-mass-delete", action="store_true", help="allow deleting over half the DAGs")
+    sync.add_argument("--json", action="store_true", help="print a JSON summary on stdout (text goes to stderr)")
+    sync.add_argument("--concurrency", type=int, default=16, help="parallel uploads (default: 16)")
+    sync.set_defaults(handler=run_sync)
+
+    from dagtools.check import add_check_command
+
+    add_check_command(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+def _target_from_config(args: argparse.Namespace) -> None:
+    """Fill --bucket and --expected-bucket-owner from config when --environment is given."""
+    if not args.environment:
+        return
+    from config import ConfigError, load_config
+
+    try:
+        env = load_config(os.environ.get("MWAA_CONFIG")).environment(args.environment)
+    except (ConfigError, KeyError) as error:
+        raise SafetyError(str(error)) from None
+    args.bucket = args.bucket or env.bucket_name
+    args.expected_bucket_owner = args.expected_bucket_owner or env.account
+    args.region = args.region or env.region
+
+
+def s3_client(args: argparse.Namespace) -> Any:
+    """A client honouring the standard AWS settings (profile, region, AWS_ENDPOINT_URL_S3, retry mode)."""
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
+    if args.role_arn:
+        credentials = session.client("sts").assume_role(RoleArn=args.role_arn, RoleSessionName="dagtools-sync")[
+            "Credentials"
+        ]
+        session = boto3.session.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=session.region_name,
+        )
+    config = Config(
+        retries={
+            "mode": os.environ.get("AWS_RETRY_MODE", "standard"),
+            "max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", "8")),
+        },
+        max_pool_connections=args.concurrency + 4,
+    )
+    return session.client("s3", config=config)
+
+
+def _names(sign: str, names: list[str]) -> list[str]:
+    lines = [f"  {sign} {name}" for name in names[:LISTED_NAMES]]
+    if len(names) > LISTED_NAMES:
+        lines.append(f"  {sign} ... and {len(names) - LISTED_NAMES} more")
+    return lines
+
+
+def describe(plan: Plan, target: str) -> str:
+    lines = [
+        f"Plan for {target}: {len(plan.added)} added, {len(plan.changed)} changed, "
+        f"{len(plan.deleted)} deleted, {len(plan.unchanged)} unchanged"
+    ]
+    lines += _names("+", plan.added) + _names("~", plan.changed) + _names("-", plan.deleted)
+    if plan.kept_ignored:
+        lines.append(f"  ({len(plan.kept_ignored)} object(s) under the prefix match .syncignore and are left alone)")
+    return "\n".join(lines)
+
+
+class Progress:
+    """A one-line progress bar on a terminal; silent when output is a log file."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total < PROGRESS_MIN_UPLOADS:
+            return
+        width = 30
+        filled = width * done // total
+        self.stream.write(f"\r  uploading [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done == total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    out = sys.stderr if args.json else sys.stdout
+    started = time.monotonic()
+    summary: dict[str, Any] = {"dry_run": args.dry_run, "seed_only": args.seed_only}
+    try:
+        _target_from_config(args)
+        if not args.bucket:
+            raise SafetyError("no bucket: pass --bucket NAME or --environment KEY")
+        files, rules = scan_source(args.source)
+        syncer = DagSync(
+            s3_client(args),
+            bucket=args.bucket,
+            prefix=args.prefix,
+            expected_bucket_owner=args.expected_bucket_owner,
+            concurrency=args.concurrency,
+        )
+        target = f"s3://{args.bucket}/{syncer.prefix}"
+        summary.update(bucket=args.bucket, prefix=syncer.prefix)
+        remote = syncer.read_remote(rules)
+        if args.seed_only and remote.etags:
+            print(f"{target} already holds {len(remote.etags)} DAG file(s); --seed-only leaves it alone.", file=out)
+            summary.update(skipped=True, remote_files=len(remote.etags))
+            return _finish(args, summary, 0)
+        plan = syncer.plan(files, remote, allow_mass_delete=args.allow_mass_delete)
+        print(describe(plan, target), file=out)
+        summary.update(
+            skipped=False,
+            added=plan.added,
+            changed=plan.changed,
+            deleted=plan.deleted,
+            unchanged=len(plan.unchanged),
+            list_pages=remote.list_pages,
+        )
+        if args.dry_run:
+            print("Dry run: nothing changed.", file=out)
+            return _finish(args, summary, 0)
+        syncer.apply(plan, files, remote, progress=Progress(out))
+        seconds = time.monotonic() - started
+        summary["seconds"] = round(seconds, 3)
+        print(
+            f"Done in {seconds:.1f} s: uploaded {len(plan.uploads)}, deleted {len(plan.deleted)}.",
+            file=out,
+        )
+        return _finish(args, summary, 0)
+    except (SourceError, SafetyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return _finish(args, {**summary, "error": str(error)}, 2)
+    except SyncError as error:
+        print(f"error: sync incomplete, run it again to finish: {error}", file=sys.stderr)
+        return _finish(args, {**summary, "error": str(error)}, 1)
+    except Exception as error:  # botocore errors of every kind end here, with their message
+        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+        return _finish(args, {**summary, "error": str(error)}, 1)
+
+
+def _finish(args: argparse.Namespace, summary: dict[str, Any], code: int) -> int:
+    if args.json:
+        print(json.dumps({**summary, "ok": code == 0}, indent=1))
+    return code

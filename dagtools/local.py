@@ -1,0 +1,80 @@
+"""The local side of a DAG sync: which files under `dags/` are published, and their content hashes."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+SYNCIGNORE = ".syncignore"
+MANIFEST_NAME = ".dagsync-manifest.json"
+# Never published: bytecode, the ignore file itself, and a stray copy of our manifest.
+ALWAYS_SKIPPED = ("__pycache__", "*.pyc", SYNCIGNORE, MANIFEST_NAME)
+
+
+class SourceError(Exception):
+    """The source folder cannot be synced as it is (missing, empty): refusing protects the bucket."""
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    relative: str  # path under the source folder, `/`-separated: the key under the prefix
+    path: Path
+    sha256: str
+    size: int
+
+
+class IgnoreRules:
+    """Glob patterns, one per line; `#` starts a comment.
+
+    A pattern with no `/` matches a file or folder name anywhere (`*.md`, `tests`); one with a `/`
+    matches the path from the top of `dags/` (`scratch/*.py`). A matched folder takes all it holds.
+    """
+
+    def __init__(self, patterns: list[str]) -> None:
+        self.patterns = [p.rstrip("/") for p in patterns]
+
+    @classmethod
+    def for_source(cls, source: Path) -> IgnoreRules:
+        ignore_file = source / SYNCIGNORE
+        lines = ignore_file.read_text().splitlines() if ignore_file.is_file() else []
+        user = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+        return cls([*ALWAYS_SKIPPED, *user])
+
+    def ignores(self, relative: str) -> bool:
+        path = PurePosixPath(relative)
+        prefixes = [str(PurePosixPath(*path.parts[: i + 1])) for i in range(len(path.parts))]
+        for pattern in self.patterns:
+            if "/" in pattern:
+                if any(fnmatch.fnmatchcase(p, pattern) for p in prefixes):
+                    return True
+            elif any(fnmatch.fnmatchcase(part, pattern) for part in path.parts):
+                return True
+        return False
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def scan_source(source: Path) -> tuple[dict[str, LocalFile], IgnoreRules]:
+    """Every file to publish, keyed by its path relative to `source` (with `/` separators)."""
+    if not source.is_dir():
+        raise SourceError(f"source folder {source} does not exist or is not a folder; refusing to sync")
+    rules = IgnoreRules.for_source(source)
+    files = {}
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source).as_posix()
+        if path.is_file() and not rules.ignores(relative):
+            files[relative] = LocalFile(relative, path, sha256_of(path), path.stat().st_size)
+    if not files:
+        raise SourceError(
+            f"source folder {source} holds no files to publish; refusing to sync, "
+            "since that would delete every DAG in the bucket"
+        )
+    return files, rules

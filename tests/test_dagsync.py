@@ -1,0 +1,309 @@
+"""The DAG sync against moto's S3 server over HTTP (with KMS-like ETags), through real boto3."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from dagtools.cli import main
+from tests.s3server import S3Server, client_environment
+
+PREFIX = "dags/"
+MANIFEST = "dags/.dagsync-manifest.json"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[S3Server]:
+    with S3Server() as running:
+        yield running
+
+
+@pytest.fixture
+def s3(server: S3Server, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name, value in client_environment(server.url).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "4")
+    server.layer.fail_puts_after = None
+    server.layer.slowdowns = 0
+    return boto3.client("s3")
+
+
+@pytest.fixture
+def bucket(s3: Any, request: pytest.FixtureRequest) -> str:
+    name = "test-" + hashlib.sha1(request.node.name.encode()).hexdigest()[:20]  # noqa: S324 - a name, not security
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    return name
+
+
+def write_dags(folder: Path, count: int, *, tag: str = "v1") -> dict[str, bytes]:
+    files = {}
+    for i in range(count):
+        content = f"# dag {i} {tag}\nfrom airflow.sdk import dag\n".encode()
+        path = folder / f"dag_{i:04d}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        files[path.name] = content
+    return files
+
+
+def sync(bucket: str, source: Path, *extra: str) -> int:
+    return main(["sync", "--source", str(source), "--bucket", bucket, "--prefix", PREFIX, *extra])
+
+
+def sync_json(bucket: str, source: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
+    capsys.readouterr()
+    code = sync(bucket, source, "--json", *extra)
+    summary: dict[str, Any] = json.loads(capsys.readouterr().out)
+    summary["exit_code"] = code
+    return summary
+
+
+def remote_files(s3: Any, bucket: str, prefix: str = "") -> dict[str, bytes]:
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+    return {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
+
+
+def dags_in_bucket(s3: Any, bucket: str) -> dict[str, bytes]:
+    return {k[len(PREFIX) :]: v for k, v in remote_files(s3, bucket, PREFIX).items() if k != MANIFEST}
+
+
+def test_first_sync_uploads_all_and_second_sends_no_put(
+    s3: Any, bucket: str, server: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local = write_dags(tmp_path, 12)
+    first = sync_json(bucket, tmp_path, capsys)
+    assert (first["exit_code"], len(first["added"]), first["unchanged"]) == (0, 12, 0)
+    assert dags_in_bucket(s3, bucket) == local
+
+    server.layer.reset_counts()
+    second = sync_json(bucket, tmp_path, capsys)
+    assert (second["exit_code"], second["added"], second["changed"], second["unchanged"]) == (0, [], [], 12)
+    assert server.layer.counts["PUT"] == 0
+    assert server.layer.counts["DELETE"] == 0
+
+
+def test_one_change_on_a_fresh_clone_costs_one_list_one_get_two_puts(
+    s3: Any, bucket: str, server: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local = write_dags(tmp_path, 30)
+    assert sync(bucket, tmp_path) == 0
+    future = time.time() + 3600
+    for path in tmp_path.iterdir():  # a fresh clone: every mtime is new
+        os.utime(path, (future, future))
+    (tmp_path / "dag_0007.py").write_bytes(b"# changed\n")
+    local["dag_0007.py"] = b"# changed\n"
+
+    server.layer.reset_counts()
+    summary = sync_json(bucket, tmp_path, capsys)
+    assert summary["changed"] == ["dag_0007.py"]
+    assert dict(server.layer.counts) == {"LIST": 1, "GET": 1, "PUT": 2}
+    assert dags_in_bucket(s3, bucket) == local
+
+
+def test_touched_mtimes_alone_upload_nothing(
+    s3: Any, bucket: str, server: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_dags(tmp_path, 8)
+    assert sync(bucket, tmp_path) == 0
+    for path in tmp_path.iterdir():
+        path.touch()
+    server.layer.reset_counts()
+    assert sync_json(bucket, tmp_path, capsys)["unchanged"] == 8
+    assert server.layer.counts["PUT"] == 0
+
+
+def test_a_deleted_file_is_deleted_remotely(s3: Any, bucket: str, tmp_path: Path) -> None:
+    local = write_dags(tmp_path, 8)
+    assert sync(bucket, tmp_path) == 0
+    (tmp_path / "dag_0003.py").unlink()
+    del local["dag_0003.py"]
+    assert sync(bucket, tmp_path) == 0
+    assert dags_in_bucket(s3, bucket) == local
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=MANIFEST)["Body"].read())
+    assert sorted(manifest["files"]) == sorted(local)
+
+
+def test_an_object_changed_outside_the_tool_is_uploaded_again(
+    s3: Any, bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local = write_dags(tmp_path, 4)
+    assert sync(bucket, tmp_path) == 0
+    s3.put_object(Bucket=bucket, Key="dags/dag_0002.py", Body=local["dag_0002.py"])  # same bytes, new ETag
+    s3.put_object(Bucket=bucket, Key="dags/dag_0001.py", Body=b"# edited in the console\n")
+    summary = sync_json(bucket, tmp_path, capsys)
+    assert sorted(summary["changed"]) == ["dag_0001.py", "dag_0002.py"]
+    assert dags_in_bucket(s3, bucket) == local
+
+
+def test_etags_are_not_md5_behind_the_layer(s3: Any, bucket: str) -> None:
+    """The layer must act like SSE-KMS, or the manifest's ETag check would prove nothing."""
+    s3.put_object(Bucket=bucket, Key="dags/x.py", Body=b"x")
+    md5 = '"' + hashlib.md5(b"x").hexdigest() + '"'  # noqa: S324 - comparing with S3's MD5 ETag
+    listed = s3.list_objects_v2(Bucket=bucket)["Contents"][0]["ETag"]
+    assert listed != md5
+    assert s3.head_object(Bucket=bucket, Key="dags/x.py")["ETag"] == listed
+
+
+@pytest.mark.parametrize("make_source", ["missing", "empty", "only-ignored"])
+def test_a_missing_or_empty_source_is_refused(
+    s3: Any, bucket: str, tmp_path: Path, make_source: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    existing = write_dags(tmp_path / "before", 3)
+    assert sync(bucket, tmp_path / "before") == 0
+    source = tmp_path / "source"
+    if make_source != "missing":
+        source.mkdir()
+    if make_source == "only-ignored":
+        (source / "__pycache__").mkdir()
+        (source / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+    capsys.readouterr()
+    assert sync(bucket, source) == 2
+    assert "refusing to sync" in capsys.readouterr().err
+    assert dags_in_bucket(s3, bucket) == existing
+
+
+def test_nothing_outside_the_prefix_is_listed_changed_or_deleted(s3: Any, bucket: str, tmp_path: Path) -> None:
+    neighbours = {
+        "requirements.txt": b"boto3\n",
+        "plugins.zip": b"PK",
+        "startup.sh": b"#!/bin/sh\n",
+        "dags-archive/old.py": b"# not under dags/\n",
+    }
+    for key, body in neighbours.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    write_dags(tmp_path, 3)
+    assert sync(bucket, tmp_path) == 0
+    for path in list(tmp_path.iterdir())[:2]:
+        path.unlink()
+    assert sync(bucket, tmp_path) == 0
+    everything = remote_files(s3, bucket)
+    assert {k: v for k, v in everything.items() if not k.startswith(PREFIX)} == neighbours
+
+
+def test_mass_delete_is_refused_unless_allowed(
+    s3: Any, bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local = write_dags(tmp_path, 10)
+    assert sync(bucket, tmp_path) == 0
+    for name in sorted(local)[:6]:
+        (tmp_path / name).unlink()
+    capsys.readouterr()
+    assert sync(bucket, tmp_path) == 2
+    assert "would delete 6 of the 10 DAG files" in capsys.readouterr().err
+    assert len(dags_in_bucket(s3, bucket)) == 10
+    assert sync(bucket, tmp_path, "--allow-mass-delete") == 0
+    assert len(dags_in_bucket(s3, bucket)) == 4
+
+
+def test_deleting_half_or_a_few_is_allowed(s3: Any, bucket: str, tmp_path: Path) -> None:
+    local = write_dags(tmp_path, 10)
+    assert sync(bucket, tmp_path) == 0
+    for name in sorted(local)[:5]:
+        (tmp_path / name).unlink()
+    assert sync(bucket, tmp_path) == 0
+    assert len(dags_in_bucket(s3, bucket)) == 5
+
+
+def test_seed_only_does_nothing_on_a_seeded_prefix(
+    s3: Any, bucket: str, server: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_dags(tmp_path / "newer", 3, tag="newer")
+    older = write_dags(tmp_path / "older", 3, tag="older")
+    seeded = sync_json(bucket, tmp_path / "newer", capsys, "--seed-only")
+    assert (seeded["skipped"], len(seeded["added"])) == (False, 3)
+    newer = dags_in_bucket(s3, bucket)
+
+    server.layer.reset_counts()
+    again = sync_json(bucket, tmp_path / "older", capsys, "--seed-only")
+    assert again["skipped"] is True
+    assert server.layer.counts["PUT"] == 0
+    assert dags_in_bucket(s3, bucket) == newer != older
+
+
+def test_interrupted_run_converges_on_the_next_run(
+    s3: Any, bucket: str, server: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local = write_dags(tmp_path, 20)
+    server.layer.puts_through = 0
+    server.layer.fail_puts_after = 7
+    capsys.readouterr()
+    assert sync(bucket, tmp_path, "--concurrency", "1") == 1
+    assert "sync incomplete, run it again" in capsys.readouterr().err
+    assert len(dags_in_bucket(s3, bucket)) == 7
+    assert "dags/.dagsync-manifest.json" not in remote_files(s3, bucket)
+
+    server.layer.fail_puts_after = None
+    assert sync(bucket, tmp_path) == 0
+    assert dags_in_bucket(s3, bucket) == local
+    server.layer.reset_counts()
+    assert sync(bucket, tmp_path) == 0
+    assert server.layer.counts["PUT"] == 0
+
+
+def test_throttling_is_retried(s3: Any, bucket: str, server: S3Server, tmp_path: Path) -> None:
+    local = write_dags(tmp_path, 5)
+    server.layer.slowdowns_served = 0
+    server.layer.slowdowns = 2
+    assert sync(bucket, tmp_path, "--concurrency", "1") == 0
+    assert server.layer.slowdowns_served == 2
+    assert dags_in_bucket(s3, bucket) == local
+
+
+def test_dry_run_changes_nothing(
+    s3: Any, bucket: str, server: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local = write_dags(tmp_path, 4)
+    assert sync(bucket, tmp_path) == 0
+    (tmp_path / "dag_0000.py").write_bytes(b"# new content\n")
+    (tmp_path / "dag_0001.py").unlink()
+    (tmp_path / "brand_new.py").write_bytes(b"# added\n")
+    server.layer.reset_counts()
+    capsys.readouterr()
+    assert sync(bucket, tmp_path, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "Plan for s3://" in out and "1 added, 1 changed, 1 deleted, 2 unchanged" in out
+    assert "  + brand_new.py\n  ~ dag_0000.py\n  - dag_0001.py" in out
+    assert set(server.layer.counts) <= {"LIST", "GET"}
+    assert dags_in_bucket(s3, bucket) == local
+
+
+def test_ignored_files_are_skipped_but_airflowignore_is_uploaded(s3: Any, bucket: str, tmp_path: Path) -> None:
+    write_dags(tmp_path, 2)
+    (tmp_path / ".airflowignore").write_text("scratch/\n")
+    (tmp_path / ".syncignore").write_text("# not for the bucket\n*.md\nscratch\n")
+    (tmp_path / "README.md").write_text("notes")
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "scratch" / "try.py").write_text("x = 1\n")
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "dag_0000.cpython-311.pyc").write_bytes(b"\0")
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "helpers.py").write_text("def f(): ...\n")
+    assert sync(bucket, tmp_path) == 0
+    assert sorted(dags_in_bucket(s3, bucket)) == [".airflowignore", "dag_0000.py", "dag_0001.py", "lib/helpers.py"]
+
+
+def test_expected_bucket_owner_is_sent_on_every_request(
+    s3: Any, bucket: str, server: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_dags(tmp_path, 3)
+    capsys.readouterr()
+    assert sync(bucket, tmp_path, "--expected-bucket-owner", "999999999999") == 1
+    assert "AccessDenied" in capsys.readouterr().err
+    server.layer.reset_counts()
+    assert sync(bucket, tmp_path, "--expected-bucket-owner", "123456789012") == 0
+    assert dict(server.layer.owner_headers) == {"123456789012": sum(server.layer.counts.values())}
+
+
+def test_an_empty_prefix_is_refused(bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_dags(tmp_path, 1)
+    capsys.readouterr()
+    assert main(["sync", "--source", str(tmp_path), "--bucket", bucket, "--prefix", "/"]) == 2
+    assert "refusing to sync the whole bucket" in capsys.readouterr().err
