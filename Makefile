@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: install synth test lint bench dags-check clean
+.PHONY: install synth test lint dags-check bench clean
 
 install:
 	@scripts/install.sh
@@ -19,3 +19,6 @@ lint: install
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+
+dags-check: install
+	@scripts/dags-check.sh

@@ -11,7 +11,7 @@ run_logged() {
   rm -f "$log"
 }
 
-python_stamp=$(stamp_of requirements.txt requirements-dev.txt)
+python_stamp=$(stamp_of requirements.txt requirements-dev.txt dagtools/requirements/tools.txt)
 if [ "$(cat .venv/.installed 2>/dev/null)" != "$python_stamp" ]; then
   echo "Installing Python dependencies into .venv ..."
   [ -x .venv/bin/python ] || run_logged python3 -m venv .venv

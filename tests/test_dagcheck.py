@@ -1,0 +1,139 @@
+"""DAG validation: rules on hand-written reports, then the real Airflow on the samples and bad fixtures."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config import DEFAULT_CONFIG_PATH
+from dagtools.check import evaluate, versions_to_check
+from dagtools.cli import main
+from tests.conftest import ROOT
+
+BAD_DAGS = ROOT / "tests" / "fixtures" / "bad_dags"
+
+
+def report(*files: dict[str, Any]) -> dict[str, Any]:
+    return {"python": "3.12.1", "airflow": "3.0.6", "amazon_provider": "9.12.0", "files": list(files)}
+
+
+def a_file(path: str, *dags: dict[str, Any], seconds: float = 0.01, errors: list[str] | None = None) -> dict[str, Any]:
+    return {"path": path, "seconds": seconds, "looks_like_dag": True, "import_errors": errors or [], "dags": list(dags)}
+
+
+def a_dag(dag_id: str = "d", **overrides: Any) -> dict[str, Any]:
+    return {"dag_id": dag_id, "tags": ["t"], "description": "does a thing", "owners": ["team"], "tasks": 1, **overrides}
+
+
+def rules(problems: list[Any]) -> list[tuple[str, str]]:
+    return [(p.path, p.rule) for p in problems]
+
+
+def test_a_good_file_has_no_problem() -> None:
+    assert evaluate(report(a_file("good.py", a_dag())), budget=2.0) == []
+
+
+@pytest.mark.parametrize(
+    ("dag", "rule", "text"),
+    [
+        (a_dag(tags=[]), "DAG004", "DAG 'd' has no tags"),
+        (a_dag(description="  "), "DAG005", "DAG 'd' has no description"),
+        (a_dag(owners=["airflow"]), "DAG006", "DAG 'd' has owner airflow; set default_args owner to a team"),
+        (a_dag(owners=[]), "DAG006", "DAG 'd' has owner unset"),
+        (a_dag(owners=["team", "airflow"]), "DAG006", "has owner team, airflow"),
+    ],
+)
+def test_dag_attribute_rules(dag: dict[str, Any], rule: str, text: str) -> None:
+    [problem] = evaluate(report(a_file("x.py", dag)), budget=2.0)
+    assert (problem.rule, problem.path) == (rule, "x.py")
+    assert text in problem.message
+
+
+def test_import_error_no_dag_slow_file_and_duplicates() -> None:
+    problems = evaluate(
+        report(
+            a_file("broken.py", errors=["Traceback ...\nModuleNotFoundError: No module named 'x'"]),
+            a_file("empty.py"),
+            a_file("slow.py", a_dag("slow"), seconds=2.5),
+            a_file("one.py", a_dag("same")),
+            a_file("two.py", a_dag("same")),
+            {**a_file("helper.py"), "looks_like_dag": False},
+        ),
+        budget=2.0,
+    )
+    assert rules(problems) == [
+        ("broken.py", "DAG001"),
+        ("empty.py", "DAG002"),
+        ("slow.py", "DAG007"),
+        ("one.py", "DAG003"),
+        ("two.py", "DAG003"),
+    ]
+    assert "No module named 'x'" in problems[0].message
+    assert "took 2.50 s to parse, over the 2 s budget" in problems[2].message
+    assert "dag_id 'same' is also defined in two.py" in problems[3].message
+
+
+def test_each_airflow_version_in_config_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "environments.toml"
+    text = DEFAULT_CONFIG_PATH.read_text()
+    prod_at = text.index("[environments.prod]")
+    config.write_text(text[:prod_at] + text[prod_at:].replace('airflow_version = "3.0.6"', 'airflow_version = "3.2.1"'))
+    monkeypatch.setenv("MWAA_CONFIG", str(config))
+    assert versions_to_check(None) == {"3.0.6": ["dev"], "3.2.1": ["prod"]}
+    assert versions_to_check(["prod"]) == {"3.2.1": ["prod"]}
+
+
+def test_every_offered_airflow_version_has_committed_pins() -> None:
+    from config.rules import AIRFLOW_VERSIONS
+
+    for version in AIRFLOW_VERSIONS:
+        pins = (ROOT / "dagtools" / "requirements" / f"airflow-{version}.txt").read_text()
+        assert f"apache-airflow=={version}\n" in pins
+
+
+@pytest.mark.airflow
+def test_sample_dags_pass_with_the_configured_airflow(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--source", str(ROOT / "dags")]) == 0
+    out = capsys.readouterr().out
+    assert "Airflow 3.0.6 (Amazon provider 9.12.0) on Python 3.12." in out
+    assert "for dev, prod" in out
+    assert "3 file(s), 3 DAG(s): OK" in out
+    assert out.index("Parse time per file, slowest first:") < out.index("daily_orders_summary.py")
+
+
+@pytest.mark.airflow
+def test_bad_dags_fail_each_with_its_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--source", str(BAD_DAGS), "--environment", "dev", "--parse-budget", "1.0"]) == 1
+    failures = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAIL ")]
+    summary = sorted(line.split(" ", 3)[1:3] for line in failures)
+    assert summary == [
+        ["broken_import.py:", "DAG001"],
+        ["duplicate_one.py:", "DAG003"],
+        ["duplicate_two.py:", "DAG003"],
+        ["forgot_to_call.py:", "DAG002"],
+        ["missing_tags.py:", "DAG004"],
+        ["missing_tags.py:", "DAG005"],
+        ["missing_tags.py:", "DAG006"],
+        ["slow_top_level.py:", "DAG007"],
+    ]
+    text = "\n".join(failures)
+    assert "import error:" in text
+    assert "dag_id 'duplicated' is also defined in duplicate_two.py" in text
+    assert "DAG 'missing_tags' has owner airflow" in text
+    assert "over the 1 s budget" in text
+
+
+def test_airflow_2_idioms_fail_the_lint_before_any_parse() -> None:
+    result = subprocess.run(
+        ["scripts/dags-check.sh", "--source", "tests/fixtures/airflow2_dags"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "AIR301 [*] `schedule_interval` is removed in Airflow 3.0" in result.stdout
+    assert "Parse time per file" not in result.stdout
