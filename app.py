@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""CDK entry point: validate the config, then build the app (no credentials or lookups needed)."""
+"""CDK entry point: validate the config, then build the delivery pipeline and the stages it deploys.
+
+No credentials or lookups are needed: accounts, regions and AZs all come from config.
+"""
 
 from __future__ import annotations
 
@@ -18,12 +21,11 @@ def main() -> int:
 
     from aws_cdk import App
 
-    from stages import FAIL_ON_FINDINGS, MwaaStage, add_security_checks
+    from pipeline.assembly import build_app
+    from stages import FAIL_ON_FINDINGS
 
     app = App(post_cli_context=FAIL_ON_FINDINGS)
-    for env_config in project.environments:
-        MwaaStage(app, env_config=env_config)
-    add_security_checks(app)
+    build_app(app, project)
     app.synth()
     return 0
 

@@ -1,7 +1,7 @@
 """Per-environment configuration: typed, validated, standard library only."""
 
 from config.loader import DEFAULT_CONFIG_PATH, ConfigError, load_config, parse_config
-from config.model import DAGS_PREFIX, LOG_TYPES, EnvironmentConfig, ProjectConfig
+from config.model import DAGS_PREFIX, LOG_TYPES, EnvironmentConfig, PipelineConfig, ProjectConfig
 
 __all__ = [
     "DAGS_PREFIX",
@@ -9,6 +9,7 @@ __all__ = [
     "LOG_TYPES",
     "ConfigError",
     "EnvironmentConfig",
+    "PipelineConfig",
     "ProjectConfig",
     "load_config",
     "parse_config",

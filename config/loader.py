@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from config import rules
-from config.model import LOG_TYPES, EnvironmentConfig, ProjectConfig, frozen_mapping
+from config.model import LOG_TYPES, EnvironmentConfig, PipelineConfig, ProjectConfig, frozen_mapping
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("environments.toml")
 
@@ -214,6 +214,7 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
     tags = t.string_map("tags")
     approval = t.get("approval", bool, False)
     protected = t.get("protected", bool, False)
+    allow_replacement = t.get("allow_replacement", bool, False)
     t.reject_unknown()
 
     if len(problems) > before:
@@ -242,6 +243,7 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
         tags=frozen_mapping(tags),
         approval=approval,
         protected=protected,
+        allow_replacement=allow_replacement,
     )
 
 
@@ -270,10 +272,61 @@ def _cidr_ok(value: str) -> bool:
     return network.version == 4 and network.is_private and 16 <= network.prefixlen <= 22
 
 
+def _read_pipeline(data: Any, problems: list[str]) -> PipelineConfig | None:
+    if data is None:
+        return None
+    where = "pipeline"
+    t = _Table(data, where, problems)
+    before = len(problems)
+    name = t.check(
+        "name",
+        t.get("name", str, "mwaa-platform"),
+        rules.PIPELINE_NAME.fullmatch,
+        "must be lowercase letters, digits and '-', starting with a letter, at most 40 characters",
+    )
+    account = t.check("account", t.get("account", str), rules.ACCOUNT.fullmatch, "must be 12 digits")
+    region = t.check("region", t.get("region", str), rules.REGION.fullmatch, "must look like eu-west-1 (a region code)")
+    repository = t.check(
+        "repository",
+        t.get("repository", str),
+        rules.REPOSITORY.fullmatch,
+        "must be 'owner/name' as the git host shows it (for example example-org/mwaa-platform)",
+    )
+    branch = t.check(
+        "branch", t.get("branch", str, "main"), rules.BRANCH.fullmatch, "must be a branch name such as main"
+    )
+    connection_arn = t.check(
+        "connection_arn",
+        t.get("connection_arn", str),
+        rules.CONNECTION_ARN.fullmatch,
+        "must be a CodeConnections connection ARN, "
+        "arn:aws:codeconnections:<region>:<account>:connection/<uuid> (create it first; see README)",
+    )
+    topic = t.check(
+        "notification_topic",
+        t.get("notification_topic", str, "mwaa-delivery"),
+        rules.SNS_TOPIC_NAME.fullmatch,
+        "must be an SNS topic name: letters, digits, '-' and '_', at most 256 characters",
+    )
+    t.reject_unknown()
+    if len(problems) > before:
+        return None
+    return PipelineConfig(
+        name=name,
+        account=account,
+        region=region,
+        repository=repository,
+        branch=branch,
+        connection_arn=connection_arn,
+        notification_topic=topic,
+    )
+
+
 def parse_config(data: Mapping[str, Any], source: str = "config") -> ProjectConfig:
     """Validate already-parsed TOML; raises ConfigError listing every problem."""
     problems: list[str] = []
     top = _Table(data, "top level", problems)
+    pipeline = _read_pipeline(top.get("pipeline", dict), problems)
     envs_table = top.get("environments", dict)
     top.reject_unknown()
     environments = []
@@ -284,9 +337,15 @@ def parse_config(data: Mapping[str, Any], source: str = "config") -> ProjectConf
         if env:
             environments.append(env)
     _check_unique(environments, problems)
+    if environments and len(environments) == len(envs_table or {}) and not any(e.approval for e in environments):
+        problems.append(
+            "environments: approval is set on no environment; set approval = true on at least the production "
+            "environment, so nothing reaches it without a person's approval"
+        )
     if problems:
         raise ConfigError(source, problems)
-    return ProjectConfig(environments=tuple(environments))
+    assert pipeline is not None  # a missing [pipeline] table is a problem reported above
+    return ProjectConfig(pipeline=pipeline, environments=tuple(environments))
 
 
 def _check_unique(environments: list[EnvironmentConfig], problems: list[str]) -> None:

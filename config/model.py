@@ -11,6 +11,15 @@ from types import MappingProxyType
 
 LOG_TYPES = ("dag_processing", "scheduler", "task", "webserver", "worker")
 DAGS_PREFIX = "dags/"
+BOOTSTRAP_QUALIFIER = "cdk-hnb659fds"  # `cdk bootstrap`'s default qualifier and role-name prefix
+
+
+def partition_of(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +49,11 @@ class EnvironmentConfig:
     tags: Mapping[str, str]
     approval: bool
     protected: bool
+    allow_replacement: bool
+
+    @property
+    def partition(self) -> str:
+        return partition_of(self.region)
 
     @property
     def execution_role_name(self) -> str:
@@ -51,17 +65,68 @@ class EnvironmentConfig:
 
     @property
     def dag_sync_role_arn(self) -> str:
-        return f"arn:aws:iam::{self.account}:role/{self.dag_sync_role_name}"
+        return f"arn:{self.partition}:iam::{self.account}:role/{self.dag_sync_role_name}"
 
     @property
     def environment_arn(self) -> str:
-        return f"arn:aws:airflow:{self.region}:{self.account}:environment/{self.environment_name}"
+        return f"arn:{self.partition}:airflow:{self.region}:{self.account}:environment/{self.environment_name}"
+
+    @property
+    def status_reader_role_name(self) -> str:
+        return f"{self.environment_name}-status-reader"
+
+    @property
+    def status_reader_role_arn(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account}:role/{self.status_reader_role_name}"
+
+    def bootstrap_role_arn(self, kind: str) -> str:
+        """A role `cdk bootstrap` creates in this environment's account (kind: deploy, lookup, ...)."""
+        name = f"{BOOTSTRAP_QUALIFIER}-{kind}-role-{self.account}-{self.region}"
+        return f"arn:{self.partition}:iam::{self.account}:role/{name}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineConfig:
+    """The tools account and the git repository the pipelines watch."""
+
+    name: str
+    account: str
+    region: str
+    repository: str
+    branch: str
+    connection_arn: str
+    notification_topic: str
+
+    @property
+    def stack_name(self) -> str:
+        return f"{self.name}-pipeline"
+
+    @property
+    def dag_pipeline_name(self) -> str:
+        return f"{self.name}-dags"
+
+    # Fixed role names, so each environment's roles can trust exactly these tools-account roles.
+    @property
+    def seed_role_name(self) -> str:
+        return f"{self.name}-dag-seed"
+
+    @property
+    def dag_sync_role_name(self) -> str:
+        return f"{self.name}-dag-sync"
+
+    @property
+    def status_check_role_name(self) -> str:
+        return f"{self.name}-env-status"
+
+    def role_arn(self, role_name: str) -> str:
+        return f"arn:{partition_of(self.region)}:iam::{self.account}:role/{role_name}"
 
 
 @dataclass(frozen=True, kw_only=True)
 class ProjectConfig:
-    """Every environment, in deployment order."""
+    """The pipeline and every environment, in deployment order."""
 
+    pipeline: PipelineConfig
     environments: tuple[EnvironmentConfig, ...]
 
     def environment(self, stage: str) -> EnvironmentConfig:

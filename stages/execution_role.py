@@ -27,7 +27,8 @@ class ExecutionRole(Construct):
         bucket_arn = f"arn:{partition}:s3:::{env_config.bucket_name}"
         self.log_groups_arn = f"arn:{partition}:logs:{region}:{account}:log-group:airflow-{name}-*"
         self.celery_queues_arn = f"arn:{partition}:sqs:{region}:*:airflow-celery-*"
-        environment_arn = f"arn:{partition}:airflow:{region}:{account}:environment/{name}"
+        self.environment_arn = f"arn:{partition}:airflow:{region}:{account}:environment/{name}"
+        environment_arn = self.environment_arn
         deputy_conditions = {
             "StringEquals": {"aws:SourceAccount": account},
             "ArnLike": {"aws:SourceArn": environment_arn},

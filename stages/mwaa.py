@@ -5,10 +5,11 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, aws_mwaa as mwaa
 from constructs import Construct
 
-from config import DAGS_PREFIX, EnvironmentConfig
+from config import DAGS_PREFIX, EnvironmentConfig, PipelineConfig
 from stages.environment_stack import EnvironmentStack
 from stages.execution_role import ExecutionRole
 from stages.network import NetworkStack
+from stages.status_reader_role import StatusReaderRole
 from stages.storage import StorageStack
 
 
@@ -16,7 +17,13 @@ class MwaaStack(EnvironmentStack):
     """The environment; every field comes from config, Airflow options merged over our defaults."""
 
     def __init__(
-        self, scope: Construct, *, env_config: EnvironmentConfig, network: NetworkStack, storage: StorageStack
+        self,
+        scope: Construct,
+        *,
+        env_config: EnvironmentConfig,
+        pipeline: PipelineConfig,
+        network: NetworkStack,
+        storage: StorageStack,
     ) -> None:
         super().__init__(
             scope,
@@ -24,7 +31,15 @@ class MwaaStack(EnvironmentStack):
             env_config=env_config,
             description=f"MWAA {env_config.environment_name}: environment and execution role",
         )
-        self.execution_role = ExecutionRole(self, "ExecutionRole", env_config=env_config).role
+        execution_role = ExecutionRole(self, "ExecutionRole", env_config=env_config)
+        self.execution_role = execution_role.role
+        StatusReaderRole(
+            self,
+            "StatusReader",
+            env_config=env_config,
+            pipeline=pipeline,
+            environment_arn=execution_role.environment_arn,
+        )
 
         levels = env_config.log_levels
 

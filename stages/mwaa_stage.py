@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
-from config import EnvironmentConfig
+from config import EnvironmentConfig, PipelineConfig
 from stages.mwaa import MwaaStack
 from stages.network import NetworkStack
 from stages.storage import StorageStack
@@ -14,11 +14,13 @@ from stages.storage import StorageStack
 class MwaaStage(Stage):
     """The unit the pipeline deploys per environment; its ID is the environment's key in config."""
 
-    def __init__(self, scope: Construct, *, env_config: EnvironmentConfig) -> None:
+    def __init__(self, scope: Construct, *, env_config: EnvironmentConfig, pipeline: PipelineConfig) -> None:
         super().__init__(scope, env_config.stage, env=Environment(account=env_config.account, region=env_config.region))
         self.env_config = env_config
         self.network = NetworkStack(self, env_config=env_config)
-        self.storage = StorageStack(self, env_config=env_config)
-        self.mwaa = MwaaStack(self, env_config=env_config, network=self.network, storage=self.storage)
+        self.storage = StorageStack(self, env_config=env_config, pipeline=pipeline)
+        self.mwaa = MwaaStack(
+            self, env_config=env_config, pipeline=pipeline, network=self.network, storage=self.storage
+        )
         for key, value in env_config.tags.items():
             Tags.of(self).add(key, value)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from aws_cdk import Duration, RemovalPolicy, aws_s3 as s3
 from constructs import Construct
 
-from config import EnvironmentConfig
+from config import EnvironmentConfig, PipelineConfig
+from stages.dag_sync_role import DagSyncRole
 from stages.environment_stack import EnvironmentStack
 from stages.nag import acknowledge
 
@@ -20,12 +21,12 @@ class StorageStack(EnvironmentStack):
     DAGs never travel through CloudFormation: the pipeline syncs `dags/` before the MWAA stack deploys.
     """
 
-    def __init__(self, scope: Construct, *, env_config: EnvironmentConfig) -> None:
+    def __init__(self, scope: Construct, *, env_config: EnvironmentConfig, pipeline: PipelineConfig) -> None:
         super().__init__(
             scope,
             "storage",
             env_config=env_config,
-            description=f"MWAA {env_config.environment_name}: source bucket and its access logs",
+            description=f"MWAA {env_config.environment_name}: source bucket, its access logs, the DAG sync role",
         )
         protected = env_config.protected
         removal = RemovalPolicy.RETAIN if protected else RemovalPolicy.DESTROY
@@ -68,3 +69,4 @@ class StorageStack(EnvironmentStack):
             removal_policy=removal,
             auto_delete_objects=not protected,
         )
+        self.dag_sync_role = DagSyncRole(self, "DagSyncRole", env_config=env_config, pipeline=pipeline).role

@@ -1,4 +1,4 @@
-"""Shared fixtures: the example app is synthesized once per session, with cdk-nag on."""
+"""Shared fixtures: the example app (pipeline and stages) is synthesized once per session, with cdk-nag on."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['
 from aws_cdk import App, cx_api  # noqa: E402
 
 from config import ProjectConfig, load_config  # noqa: E402
-from stages import FAIL_ON_FINDINGS, MwaaStage, add_security_checks  # noqa: E402
+from pipeline.assembly import build_app  # noqa: E402
+from stages import FAIL_ON_FINDINGS  # noqa: E402
 
 CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
 
@@ -26,11 +27,10 @@ def new_app(outdir: Path) -> App:
     return App(context=CDK_CONTEXT, outdir=str(outdir), post_cli_context=FAIL_ON_FINDINGS)
 
 
-def synth_stages(project: ProjectConfig, outdir: Path) -> cx_api.CloudAssembly:
+def synth_app(project: ProjectConfig, outdir: Path) -> cx_api.CloudAssembly:
+    """The whole app as app.py builds it: the pipeline stack and every environment's Stage."""
     app = new_app(outdir)
-    for env_config in project.environments:
-        MwaaStage(app, env_config=env_config)
-    add_security_checks(app)
+    build_app(app, project)
     return app.synth()
 
 
@@ -46,7 +46,7 @@ def example_config() -> ProjectConfig:
 
 @pytest.fixture(scope="session")
 def assembly(example_config: ProjectConfig, tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
-    return synth_stages(example_config, tmp_path_factory.mktemp("cdk.out"))
+    return synth_app(example_config, tmp_path_factory.mktemp("cdk.out"))
 
 
 @pytest.fixture(scope="session")

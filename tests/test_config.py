@@ -48,9 +48,10 @@ def test_example_config_has_dev_then_prod(example_config: ProjectConfig) -> None
 
 
 def test_defaults_fill_what_is_left_out() -> None:
-    data = {"environments": {"qa": {"account": "333333333333", "region": "us-east-1", "vpc_cidr": "10.0.0.0/20"}}}
-    data["environments"]["qa"]["availability_zones"] = ["us-east-1a", "us-east-1b"]
-    env = parse_config(data).environments[0]
+    qa = {"account": "333333333333", "region": "us-east-1", "vpc_cidr": "10.0.0.0/20", "approval": True}
+    qa["availability_zones"] = ["us-east-1a", "us-east-1b"]
+    project = parse_config({"pipeline": EXAMPLE["pipeline"], "environments": {"qa": qa}})
+    env = project.environments[0]
     assert env.environment_name == "mwaa-qa"
     assert env.airflow_version == "3.0.6"
     assert env.environment_class == "mw1.small"
@@ -58,6 +59,7 @@ def test_defaults_fill_what_is_left_out() -> None:
     assert env.weekly_maintenance_window_start == "SUN:03:00"
     assert dict(env.log_levels) == dict.fromkeys(("dag_processing", "scheduler", "task", "webserver", "worker"), "INFO")
     assert dict(env.airflow_configuration_options) == {"core.load_examples": "False"}
+    assert env.allow_replacement is False
 
 
 def test_config_options_override_our_defaults() -> None:
@@ -236,7 +238,8 @@ def test_bad_config_fails_synth_with_a_clear_message(tmp_path: Any) -> None:
         f"error: 2 problem(s) in {bad}:",
         "  - environment 'dev': account = '1111' is not allowed; must be 12 digits",
         "  - environment 'dev': unknown key 'network' (known keys: account, airflow_configuration_options, "
-        "airflow_version, approval, availability_zones, bucket_name, environment_class, environment_name, "
+        "airflow_version, allow_replacement, approval, availability_zones, bucket_name, environment_class, "
+        "environment_name, "
         "log_levels, max_webservers, max_workers, max_workers_quota_acknowledged, min_webservers, min_workers, "
         "nat_gateways, protected, region, schedulers, tags, vpc_cidr, webserver_access_mode, "
         "weekly_maintenance_window_start)",
@@ -252,3 +255,54 @@ def test_invalid_toml_is_reported_without_traceback(tmp_path: Any) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: 1 problem(s) in {bad}:\n  - not valid TOML:")
     assert "Traceback" not in result.stderr
+
+
+def with_pipeline(**changes: Any) -> dict[str, Any]:
+    data = copy.deepcopy(EXAMPLE)
+    for key, value in changes.items():
+        if value is None:
+            data["pipeline"].pop(key, None)
+        else:
+            data["pipeline"][key] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"connection_arn": None}, "pipeline: connection_arn is missing"),
+        (
+            {"connection_arn": "arn:aws:codecommit:eu-west-1:999999999999:my-repo"},
+            "pipeline: connection_arn = 'arn:aws:codecommit:eu-west-1:999999999999:my-repo' is not allowed; must be "
+            "a CodeConnections connection ARN",
+        ),
+        (
+            {"repository": "https://github.com/example-org/mwaa-platform"},
+            "pipeline: repository = 'https://github.com/example-org/mwaa-platform' is not allowed; must be "
+            "'owner/name'",
+        ),
+        (
+            {"repository": "mwaa-platform"},
+            "pipeline: repository = 'mwaa-platform' is not allowed; must be 'owner/name'",
+        ),
+        ({"branch": "feature..x"}, "pipeline: branch = 'feature..x' is not allowed; must be a branch name"),
+        ({"account": "9"}, "pipeline: account = '9' is not allowed; must be 12 digits"),
+        ({"name": "Mwaa Platform"}, "pipeline: name = 'Mwaa Platform' is not allowed; must be lowercase letters"),
+        ({"notification_topic": "a topic"}, "pipeline: notification_topic = 'a topic' is not allowed"),
+        ({"sourcee": "x"}, "pipeline: unknown key 'sourcee'"),
+    ],
+)
+def test_bad_pipeline_value_is_named(changes: dict[str, Any], expected: str) -> None:
+    assert only_problem(with_pipeline(**changes)).startswith(expected)
+
+
+def test_pipeline_section_is_required() -> None:
+    data = copy.deepcopy(EXAMPLE)
+    del data["pipeline"]
+    assert only_problem(data) == "top level: pipeline is missing"
+
+
+def test_approval_on_no_environment_is_rejected() -> None:
+    data = copy.deepcopy(EXAMPLE)
+    data["environments"]["prod"]["approval"] = False
+    assert only_problem(data).startswith("environments: approval is set on no environment; set approval = true")

@@ -8,7 +8,9 @@ import pytest
 
 from tests.snapshot import assert_matches_snapshot
 
-STACKS = [f"{stage}-{role}" for stage in ("dev", "prod") for role in ("network", "storage", "mwaa")]
+STACKS = ["mwaa-platform-pipeline"] + [
+    f"{s}-{role}" for s in ("dev", "prod") for role in ("network", "storage", "mwaa")
+]
 
 
 @pytest.mark.parametrize("stack_name", STACKS)

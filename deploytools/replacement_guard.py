@@ -1,0 +1,129 @@
+"""Stop a deploy whose change set would replace or remove what holds data.
+
+Runs in the pipeline between creating and executing each stack's change set (boto3 only).
+Replacing the MWAA environment (a change of Name, KmsKey, subnets or EndpointManagement) creates a
+new metadata database: run history, variables and connections are gone. Replacing the bucket or
+the VPC and its subnets takes the DAGs, the logs or the environment with them. Such a change set
+fails here, naming the resource and the properties, unless config sets `allow_replacement = true`
+for the environment.
+
+Usage: python -m deploytools.replacement_guard --stack-name dev-mwaa --change-set-name PipelineChange
+           --role-arn arn:aws:iam::...:role/cdk-...-deploy-role-... --region eu-west-1 [--allow-replacement]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+GUARDED_TYPES = {
+    "AWS::MWAA::Environment": "the Airflow environment and its metadata database (run history, variables, connections)",
+    "AWS::S3::Bucket": "the bucket and every object in it (DAGs, requirements, plugins, logs)",
+    "AWS::EC2::VPC": "the network the environment runs in (the environment must be rebuilt)",
+    "AWS::EC2::Subnet": "a subnet of the environment (changing subnets replaces the environment)",
+}
+NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+
+
+@dataclass(frozen=True)
+class Danger:
+    logical_id: str
+    resource_type: str
+    outcome: str  # "would be replaced", "may be replaced" or "would be removed"
+    properties: tuple[str, ...]
+
+    def __str__(self) -> str:
+        changed = f" (changed: {', '.join(self.properties)})" if self.properties else ""
+        what = GUARDED_TYPES[self.resource_type]
+        return f"{self.resource_type} {self.logical_id} {self.outcome}{changed}: {what}"
+
+
+def dangers(changes: Iterable[dict[str, Any]]) -> list[Danger]:
+    """Guarded resources a change set would replace (also conditionally) or remove."""
+    found = []
+    for change in changes:
+        resource = change.get("ResourceChange", {})
+        resource_type = resource.get("ResourceType", "")
+        if resource_type not in GUARDED_TYPES:
+            continue
+        if resource.get("Action") == "Remove":
+            outcome = "would be removed"
+        elif resource.get("Action") == "Modify" and resource.get("Replacement") == "True":
+            outcome = "would be replaced"
+        elif resource.get("Action") == "Modify" and resource.get("Replacement") == "Conditional":
+            outcome = "may be replaced"
+        else:
+            continue
+        properties = sorted(
+            {
+                detail["Target"]["Name"]
+                for detail in resource.get("Details", [])
+                if detail.get("Target", {}).get("RequiresRecreation") in ("Always", "Conditionally")
+                and detail["Target"].get("Name")
+            }
+        )
+        found.append(Danger(resource.get("LogicalResourceId", "?"), resource_type, outcome, tuple(properties)))
+    return found
+
+
+def change_set_pages(client: Any, stack_name: str, change_set_name: str) -> Iterator[dict[str, Any]]:
+    """Every page of DescribeChangeSet (it pages with NextToken and has no paginator)."""
+    token = None
+    while True:
+        kwargs = {"StackName": stack_name, "ChangeSetName": change_set_name}
+        if token:
+            kwargs["NextToken"] = token
+        page: dict[str, Any] = client.describe_change_set(**kwargs)
+        yield page
+        token = page.get("NextToken")
+        if not token:
+            return
+
+
+def evaluate(pages: Iterable[dict[str, Any]], *, allow_replacement: bool) -> tuple[bool, str]:
+    """(passes, message) for the change set described by `pages`."""
+    all_changes: list[dict[str, Any]] = []
+    for page in pages:
+        if page.get("Status") == "FAILED":
+            reason = page.get("StatusReason", "")
+            if any(marker in reason for marker in NO_CHANGES):
+                return True, "no changes: nothing to guard"
+            return False, f"the change set failed: {reason}"
+        all_changes.extend(page.get("Changes", []))
+    found = dangers(all_changes)
+    if not found:
+        return True, f"{len(all_changes)} change(s), none replaces or removes data-holding resources"
+    listing = "\n".join(f"  - {danger}" for danger in found)
+    if allow_replacement:
+        return True, f"allowed by allow_replacement = true:\n{listing}"
+    return False, (
+        f"refusing to deploy, this change set would lose data:\n{listing}\n"
+        "If this is intended, set allow_replacement = true for this environment in config/environments.toml, "
+        "push, and set it back afterwards."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploytools.replacement_guard", description=__doc__)
+    parser.add_argument("--stack-name", required=True)
+    parser.add_argument("--change-set-name", default="PipelineChange")
+    parser.add_argument("--role-arn", help="role to assume in the stack's account")
+    parser.add_argument("--region")
+    parser.add_argument("--allow-replacement", action="store_true")
+    args = parser.parse_args(argv)
+
+    from deploytools.aws import client_for
+
+    client = client_for("cloudformation", role_arn=args.role_arn, region=args.region, session_name="replacement-guard")
+    passes, message = evaluate(
+        change_set_pages(client, args.stack_name, args.change_set_name), allow_replacement=args.allow_replacement
+    )
+    print(f"{args.stack_name}: {message}", file=sys.stdout if passes else sys.stderr)
+    return 0 if passes else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""The DAG-only pipeline: validate the DAGs, then sync `dags/` to each environment's bucket.
+
+No CloudFormation and no self-mutation here: a DAG change reaches the bucket in minutes and never
+touches the environment. CodeBuild runs the repository's buildspec.yml, so CI and the pipeline run
+the same steps. Execution mode SUPERSEDED: a newer commit replaces one still waiting at an approval.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import (
+    Duration,
+    RemovalPolicy,
+    aws_codebuild as codebuild,
+    aws_codepipeline as codepipeline,
+    aws_codepipeline_actions as actions,
+    aws_iam as iam,
+    aws_kms as kms,
+    aws_s3 as s3,
+)
+from constructs import Construct
+
+from config import DAGS_PREFIX, ProjectConfig
+from stages.nag import acknowledge
+
+DAG_PATHS = [f"{DAGS_PREFIX}**"]
+
+
+class DagPipeline(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, project: ProjectConfig) -> None:
+        super().__init__(scope, construct_id)
+        config = project.pipeline
+        self.artifact_key = key = kms.Key(
+            self, "ArtifactKey", enable_key_rotation=True, description="DAG pipeline artifacts and logs"
+        )
+        self.artifact_bucket = bucket = s3.Bucket(
+            self,
+            "Artifacts",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(30))],
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=True,
+        )
+        acknowledge(
+            bucket,
+            "S1",
+            "Holds only transient source zips of the DAG pipeline, expired after 30 days; "
+            "who changed DAGs is in git and in the pipeline's execution history.",
+        )
+
+        source_output = codepipeline.Artifact("Source")
+        source = actions.CodeStarConnectionsSourceAction(
+            action_name="Source",
+            owner=config.repository.split("/")[0],
+            repo=config.repository.split("/")[1],
+            branch=config.branch,
+            connection_arn=config.connection_arn,
+            output=source_output,
+        )
+        validate = self._project("Validate", key, step="validate")
+        sync_role = iam.Role(
+            self,
+            "SyncRole",
+            role_name=config.dag_sync_role_name,
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+            description="Runs the DAG sync; may only assume each environment's DAG sync role",
+        )
+        sync_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sts:AssumeRole"], resources=[env.dag_sync_role_arn for env in project.environments]
+            )
+        )
+        sync = self._project("Sync", key, step="sync", role=sync_role)
+
+        stages = [
+            codepipeline.StageProps(stage_name="Source", actions=[source]),
+            codepipeline.StageProps(
+                stage_name="Validate",
+                actions=[actions.CodeBuildAction(action_name="CheckDags", project=validate, input=source_output)],
+            ),
+        ]
+        for env in project.environments:
+            steps: list[codepipeline.IAction] = []
+            if env.approval:
+                steps.append(
+                    actions.ManualApprovalAction(
+                        action_name="Approve", run_order=1, additional_information=f"Sync these DAGs to {env.stage}?"
+                    )
+                )
+            steps.append(
+                actions.CodeBuildAction(
+                    action_name="SyncDags",
+                    project=sync,
+                    input=source_output,
+                    run_order=2,
+                    environment_variables={
+                        name: codebuild.BuildEnvironmentVariable(value=value)
+                        for name, value in {
+                            "DAG_ENVIRONMENT": env.stage,
+                            "DAG_BUCKET": env.bucket_name,
+                            "DAG_BUCKET_OWNER": env.account,
+                            "DAG_SYNC_ROLE_ARN": env.dag_sync_role_arn,
+                            "DAG_REGION": env.region,
+                        }.items()
+                    },
+                )
+            )
+            stages.append(codepipeline.StageProps(stage_name=f"Sync-{env.stage}", actions=steps))
+
+        self.pipeline = codepipeline.Pipeline(
+            self,
+            "Pipeline",
+            pipeline_name=config.dag_pipeline_name,
+            pipeline_type=codepipeline.PipelineType.V2,
+            execution_mode=codepipeline.ExecutionMode.SUPERSEDED,
+            artifact_bucket=bucket,
+            restart_execution_on_update=False,
+            stages=stages,
+            triggers=[
+                codepipeline.TriggerProps(
+                    provider_type=codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
+                    git_configuration=codepipeline.GitConfiguration(
+                        source_action=source,
+                        push_filter=[
+                            codepipeline.GitPushFilter(branches_includes=[config.branch], file_paths_includes=DAG_PATHS)
+                        ],
+                    ),
+                )
+            ],
+        )
+
+    def _project(
+        self, construct_id: str, key: kms.IKey, *, step: str, role: iam.IRole | None = None
+    ) -> codebuild.PipelineProject:
+        """A project that runs buildspec.yml from the source; DAG_STEP picks validate or sync."""
+        return codebuild.PipelineProject(
+            self,
+            construct_id,
+            role=role,
+            encryption_key=key,
+            environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0),
+            environment_variables={"DAG_STEP": codebuild.BuildEnvironmentVariable(value=step)},
+            timeout=Duration.minutes(30),
+        )

@@ -1,0 +1,188 @@
+"""The tools-account stack: the self-mutating main pipeline, the DAG pipeline and their notifications."""
+
+from __future__ import annotations
+
+from aws_cdk import (
+    Environment,
+    Stack,
+    aws_codebuild as codebuild,
+    aws_codepipeline as codepipeline,
+    aws_codestarnotifications as notifications,
+    aws_iam as iam,
+    aws_kms as kms,
+    aws_sns as sns,
+    pipelines,
+)
+from constructs import Construct
+
+from config import ProjectConfig
+from pipeline.dag_pipeline import DagPipeline
+from pipeline.generated_grants import acknowledge_generated_grants
+from pipeline.steps import (
+    assume,
+    environment_status_step,
+    replacement_guard_step,
+    security_approval_steps,
+    seed_dags_step,
+)
+from pipeline.versions import ToolVersions
+from stages import MwaaStage
+from stages.nag import acknowledge
+
+# Python 3.12 is what MWAA runs (the DAG check uses it); Node 22 runs the CDK CLI without warnings.
+BUILD_SPEC_RUNTIMES = {"phases": {"install": {"runtime-versions": {"python": "3.12", "nodejs": "22"}}}}
+NOTIFIED_EVENTS = [
+    codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_FAILED,
+    codepipeline.PipelineNotificationEvents.ACTION_EXECUTION_FAILED,
+    codepipeline.PipelineNotificationEvents.MANUAL_APPROVAL_NEEDED,
+]
+
+
+class DeliveryPipelineStack(Stack):
+    """Deployed once by hand (`cdk deploy`); from then on it updates itself from git."""
+
+    def __init__(
+        self, scope: Construct, *, project: ProjectConfig, stages: list[MwaaStage], versions: ToolVersions
+    ) -> None:
+        config = project.pipeline
+        super().__init__(
+            scope,
+            config.stack_name,
+            env=Environment(account=config.account, region=config.region),
+            description="MWAA delivery: the main (infrastructure) pipeline and the DAG-only pipeline",
+            termination_protection=True,
+        )
+        source = pipelines.CodePipelineSource.connection(
+            config.repository, config.branch, connection_arn=config.connection_arn, action_name="Source"
+        )
+        synth = pipelines.CodeBuildStep(
+            "Synth",
+            input=source,
+            install_commands=["scripts/install.sh"],
+            commands=["make test", "scripts/synth.sh"],
+            primary_output_directory="cdk.out",
+        )
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            pipeline_name=config.name,
+            pipeline_type=codepipeline.PipelineType.V2,
+            synth=synth,
+            self_mutation=True,
+            cross_account_keys=True,
+            enable_key_rotation=True,
+            cli_version=versions.cdk_cli,
+            cdk_assets_cli_version=versions.cdk_assets,
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0),
+                partial_build_spec=codebuild.BuildSpec.from_object(BUILD_SPEC_RUNTIMES),
+            ),
+        )
+
+        seed_role = self._step_role(
+            "SeedRole", config.seed_role_name, [e.dag_sync_role_arn for e in project.environments]
+        )
+        status_role = self._step_role(
+            "StatusRole", config.status_check_role_name, [e.status_reader_role_arn for e in project.environments]
+        )
+        for stage in stages:
+            env = stage.env_config
+            pre = security_approval_steps(
+                self, env_config=env, pipeline_config=config, synth_output=synth, versions=versions
+            )
+            if env.approval:
+                pre.append(
+                    pipelines.ManualApprovalStep(f"Promote-{env.stage}", comment=f"Deploy this commit to {env.stage}?")
+                )
+            stack_steps = [
+                pipelines.StackSteps(
+                    stack=stack,
+                    change_set=[replacement_guard_step(env_config=env, stack_name=stack.stack_name, source=source)],
+                )
+                for stack in (stage.network, stage.storage)
+            ]
+            stack_steps.append(
+                pipelines.StackSteps(
+                    stack=stage.mwaa,
+                    pre=[seed_dags_step(env_config=env, source=source, role=seed_role)],
+                    change_set=[
+                        replacement_guard_step(env_config=env, stack_name=stage.mwaa.stack_name, source=source)
+                    ],
+                    post=[environment_status_step(env_config=env, source=source, role=status_role)],
+                )
+            )
+            self.pipeline.add_stage(stage, pre=pipelines.Step.sequence(pre), stack_steps=stack_steps)
+
+        self.pipeline.build_pipeline()
+        # Commits that touch only dags/ go through the DAG pipeline; any other file starts this one.
+        source_stage = self.pipeline.pipeline.stages[0]
+        self.pipeline.pipeline.add_trigger(
+            provider_type=codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
+            git_configuration=codepipeline.GitConfiguration(
+                source_action=source_stage.actions[0],
+                push_filter=[
+                    codepipeline.GitPushFilter(branches_includes=[config.branch], file_paths_excludes=["dags/**"])
+                ],
+            ),
+        )
+
+        self.dag_pipeline = DagPipeline(self, "DagPipeline", project=project)
+        topic = self._notification_topic(config.notification_topic)
+        for name, target in (("Main", self.pipeline.pipeline), ("Dags", self.dag_pipeline.pipeline)):
+            target.notify_on(
+                f"Notify{name}",
+                topic,
+                events=NOTIFIED_EVENTS,
+                detail_type=notifications.DetailType.FULL,
+            )
+        self._acknowledge_generated()
+
+    def _acknowledge_generated(self) -> None:
+        main_bucket = self.pipeline.pipeline.artifact_bucket
+        acknowledge(
+            main_bucket,
+            "S1",
+            "CDK Pipelines' artifact bucket holds transient, KMS-encrypted build artifacts; every change is "
+            "recorded in git and in the pipeline's execution history.",
+        )
+        main_key = main_bucket.encryption_key
+        assert main_key is not None  # cross_account_keys=True always creates it
+        acknowledge_generated_grants(
+            self,
+            artifact_buckets=[main_bucket, self.dag_pipeline.artifact_bucket],
+            artifact_keys=[main_key, self.dag_pipeline.artifact_key],
+        )
+
+    def _step_role(self, construct_id: str, role_name: str, target_role_arns: list[str]) -> iam.Role:
+        """A CodeBuild role with a fixed name (the environments' roles trust it by name)."""
+        role = iam.Role(
+            self,
+            construct_id,
+            role_name=role_name,
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+        )
+        role.add_to_policy(assume(*target_role_arns))
+        return role
+
+    def _notification_topic(self, name: str) -> sns.Topic:
+        key = kms.Key(
+            self,
+            "NotificationKey",
+            enable_key_rotation=True,
+            description="Encrypts the pipeline notification topic",
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                principals=[iam.ServicePrincipal("codestar-notifications.amazonaws.com")],
+                resources=["*"],
+                conditions={"StringEquals": {"kms:ViaService": f"sns.{self.region}.amazonaws.com"}},
+            )
+        )
+        acknowledge(
+            key,
+            "IAM5[Resource::*]",
+            "In a key policy, Resource * means this key only; the statement lets CodeStar Notifications "
+            "encrypt messages for the topic, via SNS only.",
+        )
+        return sns.Topic(self, "Notifications", topic_name=name, master_key=key, enforce_ssl=True)

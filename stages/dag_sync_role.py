@@ -1,0 +1,56 @@
+"""The role the DAG pipeline and the seed step assume to write `dags/`, and nothing else."""
+
+from __future__ import annotations
+
+from aws_cdk import Stack, aws_iam as iam
+from constructs import Construct
+
+from config import DAGS_PREFIX, EnvironmentConfig, PipelineConfig
+from stages.nag import acknowledge
+
+
+class DagSyncRole(Construct):
+    """List the `dags/` prefix, read, write and delete objects under it; trusted by two tools-account roles.
+
+    requirements.txt, plugins.zip and startup.sh live beside `dags/` and go through CloudFormation
+    (an environment update), so this role cannot touch them.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, env_config: EnvironmentConfig, pipeline: PipelineConfig
+    ) -> None:
+        super().__init__(scope, construct_id)
+        bucket_arn = f"arn:{Stack.of(self).partition}:s3:::{env_config.bucket_name}"
+        dags_arn = f"{bucket_arn}/{DAGS_PREFIX}*"
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=env_config.dag_sync_role_name,
+            description=f"Syncs {DAGS_PREFIX} of {env_config.bucket_name} from the DAG pipeline",
+            assumed_by=iam.CompositePrincipal(
+                iam.ArnPrincipal(pipeline.role_arn(pipeline.dag_sync_role_name)),
+                iam.ArnPrincipal(pipeline.role_arn(pipeline.seed_role_name)),
+            ),
+            inline_policies={
+                "dag-sync": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(
+                            sid="ListDagsPrefix",
+                            actions=["s3:ListBucket"],
+                            resources=[bucket_arn],
+                            conditions={"StringLike": {"s3:prefix": [DAGS_PREFIX, f"{DAGS_PREFIX}*"]}},
+                        ),
+                        iam.PolicyStatement(
+                            sid="WriteDags",
+                            actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                            resources=[dags_arn],
+                        ),
+                    ]
+                )
+            },
+        )
+        acknowledge(
+            self.role,
+            f"IAM5[Resource::{dags_arn}]",
+            "The sync adds, updates and removes any DAG file, so it needs every key under dags/ and only there.",
+        )

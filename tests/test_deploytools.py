@@ -1,0 +1,158 @@
+"""The pipeline's boto3 steps: the replacement guard on hand-written DescribeChangeSet documents,
+and the wait for an AVAILABLE environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from deploytools.environment_status import wait_until_available
+from deploytools.replacement_guard import change_set_pages, evaluate
+
+
+def change(resource_type: str, logical_id: str, *, action: str = "Modify", replacement: str = "False", **props: str):
+    """A ResourceChange as DescribeChangeSet returns it; props maps property name -> RequiresRecreation."""
+    return {
+        "Type": "Resource",
+        "ResourceChange": {
+            "Action": action,
+            "LogicalResourceId": logical_id,
+            "ResourceType": resource_type,
+            **({"Replacement": replacement} if action == "Modify" else {}),
+            "Details": [
+                {"Target": {"Attribute": "Properties", "Name": name, "RequiresRecreation": recreation}}
+                for name, recreation in props.items()
+            ],
+        },
+    }
+
+
+def page(*changes: dict[str, Any], status: str = "CREATE_COMPLETE", **extra: Any) -> dict[str, Any]:
+    return {"Status": status, "Changes": list(changes), **extra}
+
+
+def test_renaming_the_environment_is_refused() -> None:
+    passes, message = evaluate(
+        [page(change("AWS::MWAA::Environment", "Environment", replacement="True", Name="Always"))],
+        allow_replacement=False,
+    )
+    assert not passes
+    assert "AWS::MWAA::Environment Environment would be replaced (changed: Name)" in message
+    assert "metadata database" in message
+    assert "allow_replacement = true" in message
+
+
+def test_conditional_replacement_is_refused_too() -> None:
+    passes, message = evaluate(
+        [page(change("AWS::EC2::Subnet", "PrivateSubnet1", replacement="Conditional", CidrBlock="Conditionally"))],
+        allow_replacement=False,
+    )
+    assert not passes
+    assert "AWS::EC2::Subnet PrivateSubnet1 may be replaced (changed: CidrBlock)" in message
+
+
+def test_an_in_place_update_passes() -> None:
+    passes, message = evaluate(
+        [page(change("AWS::MWAA::Environment", "Environment", replacement="False", MaxWorkers="Never"))],
+        allow_replacement=False,
+    )
+    assert passes
+    assert "1 change(s), none replaces or removes" in message
+
+
+def test_removing_the_bucket_is_refused() -> None:
+    passes, message = evaluate(
+        [page(change("AWS::S3::Bucket", "SourceBucket", action="Remove"))], allow_replacement=False
+    )
+    assert not passes
+    assert "AWS::S3::Bucket SourceBucket would be removed" in message
+
+
+def test_replacing_an_unguarded_resource_passes() -> None:
+    passes, _ = evaluate(
+        [page(change("AWS::IAM::Role", "ExecutionRole", replacement="True", RoleName="Always"))],
+        allow_replacement=False,
+    )
+    assert passes
+
+
+def test_allow_replacement_lets_it_through_and_says_what() -> None:
+    passes, message = evaluate(
+        [page(change("AWS::EC2::VPC", "Vpc", replacement="True", CidrBlock="Always"))], allow_replacement=True
+    )
+    assert passes
+    assert message.startswith("allowed by allow_replacement = true:\n  - AWS::EC2::VPC Vpc would be replaced")
+
+
+def test_no_changes_is_a_pass() -> None:
+    failed = page(
+        status="FAILED",
+        StatusReason="The submitted information didn't contain changes. Submit different information to create "
+        "a change set.",
+    )
+    assert evaluate([failed], allow_replacement=False) == (True, "no changes: nothing to guard")
+
+
+def test_another_failure_is_a_failure() -> None:
+    failed = page(status="FAILED", StatusReason="Template error: unresolved resource dependency")
+    passes, message = evaluate([failed], allow_replacement=False)
+    assert not passes and "Template error" in message
+
+
+class PagedChangeSets:
+    """Stands in for the CloudFormation API: serves DescribeChangeSet pages by NextToken."""
+
+    def __init__(self, pages: list[dict[str, Any]]) -> None:
+        self.pages = pages
+        self.calls: list[dict[str, Any]] = []
+
+    def describe_change_set(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(kwargs)
+        index = int(kwargs.get("NextToken", "0"))
+        result = dict(self.pages[index])
+        if index + 1 < len(self.pages):
+            result["NextToken"] = str(index + 1)
+        return result
+
+
+def test_a_danger_on_a_later_page_is_found() -> None:
+    api = PagedChangeSets(
+        [
+            page(change("AWS::IAM::Role", "R", replacement="False")),
+            page(change("AWS::Lambda::Function", "F", replacement="True")),
+            page(change("AWS::MWAA::Environment", "Environment", replacement="True", KmsKey="Always")),
+        ]
+    )
+    passes, message = evaluate(change_set_pages(api, "prod-mwaa", "PipelineChange"), allow_replacement=False)
+    assert not passes and "(changed: KmsKey)" in message
+    assert [c.get("NextToken") for c in api.calls] == [None, "1", "2"]
+    assert {c["StackName"] for c in api.calls} == {"prod-mwaa"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        (["UPDATING", "UPDATING", "AVAILABLE"], (True, "AVAILABLE")),
+        (["CREATING", "CREATE_FAILED"], (False, "CREATE_FAILED: bad subnet")),
+        (["UPDATING"] * 100, (False, "still UPDATING after 2 minutes")),
+    ],
+)
+def test_waits_for_available(statuses: list[str], expected: tuple[bool, str]) -> None:
+    remaining = iter(statuses)
+    clock = Clock()
+    result = wait_until_available(
+        lambda: (next(remaining), "bad subnet"), timeout=120, interval=30, sleep=clock.sleep, clock=clock
+    )
+    assert result == expected

@@ -1,0 +1,305 @@
+"""The delivery pipelines as synthesized: stages, order, triggers, keys, cross-account roles, guards."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from config import ProjectConfig
+from tests.conftest import ROOT
+
+PIPELINE_STACK = "mwaa-platform-pipeline"
+Template = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def pipeline_template(templates: dict[str, Template]) -> Template:
+    return templates[PIPELINE_STACK]
+
+
+def resources(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
+
+
+def pipeline_named(template: Template, name: str) -> dict[str, Any]:
+    [pipeline] = [
+        p["Properties"]
+        for p in resources(template, "AWS::CodePipeline::Pipeline").values()
+        if p["Properties"]["Name"] == name
+    ]
+    return pipeline
+
+
+def actions_in_order(pipeline: dict[str, Any]) -> list[tuple[str, str, str, int]]:
+    """(stage, action, provider, run order) for every action, in execution order."""
+    return [
+        (stage["Name"], action["Name"], action["ActionTypeId"]["Provider"], action.get("RunOrder", 1))
+        for stage in pipeline["Stages"]
+        for action in sorted(stage["Actions"], key=lambda a: a.get("RunOrder", 1))
+    ]
+
+
+def test_main_pipeline_is_v2_and_self_mutating(pipeline_template: Template) -> None:
+    main = pipeline_named(pipeline_template, "mwaa-platform")
+    assert main["PipelineType"] == "V2"
+    assert [s["Name"] for s in main["Stages"]] == ["Source", "Build", "UpdatePipeline", "Assets", "dev", "prod"]
+    [source] = main["Stages"][0]["Actions"]
+    assert source["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    assert source["Configuration"]["FullRepositoryId"] == "example-org/mwaa-platform"
+    assert source["Configuration"]["BranchName"] == "main"
+    [mutate] = main["Stages"][2]["Actions"]
+    assert mutate["Name"] == "SelfMutate"
+
+
+def test_dag_only_commits_do_not_start_the_main_pipeline(pipeline_template: Template) -> None:
+    main = pipeline_named(pipeline_template, "mwaa-platform")
+    assert main["Triggers"] == [
+        {
+            "GitConfiguration": {
+                "Push": [{"Branches": {"Includes": ["main"]}, "FilePaths": {"Excludes": ["dags/**"]}}],
+                "SourceActionName": "Source",
+            },
+            "ProviderType": "CodeStarSourceConnection",
+        }
+    ]
+
+
+def test_each_environment_deploys_after_the_one_before(pipeline_template: Template) -> None:
+    order = [stage for stage, *_ in actions_in_order(pipeline_named(pipeline_template, "mwaa-platform"))]
+    assert order.index("prod") > max(i for i, s in enumerate(order) if s == "dev")
+
+
+def test_prod_waits_for_approval_before_any_deploy(pipeline_template: Template) -> None:
+    prod = [a for a in actions_in_order(pipeline_named(pipeline_template, "mwaa-platform")) if a[0] == "prod"]
+    approval_order = next(order for _, name, _, order in prod if name == "Promote-prod")
+    deploy_orders = [order for _, _, provider, order in prod if provider == "CloudFormation"]
+    assert deploy_orders and approval_order < min(deploy_orders)
+    dev = [a for a in actions_in_order(pipeline_named(pipeline_template, "mwaa-platform")) if a[0] == "dev"]
+    assert not [name for _, name, _, _ in dev if name.startswith("Promote")]
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_widened_permissions_need_their_own_approval(pipeline_template: Template, stage: str) -> None:
+    actions = [a for a in actions_in_order(pipeline_named(pipeline_template, "mwaa-platform")) if a[0] == stage]
+    names = [name for _, name, _, _ in actions]
+    assert names[:2] == [f"SecurityDiff-{stage}", f"ConfirmSecurityChanges-{stage}"]
+    orders = {name: order for _, name, _, order in actions}
+    assert orders[f"SecurityDiff-{stage}"] < orders[f"ConfirmSecurityChanges-{stage}"] < orders["network.Prepare"]
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_every_stack_has_a_replacement_guard_between_prepare_and_deploy(
+    pipeline_template: Template, stage: str
+) -> None:
+    actions = [a for a in actions_in_order(pipeline_named(pipeline_template, "mwaa-platform")) if a[0] == stage]
+    orders = {name: order for _, name, _, order in actions}
+    for stack in ("network", "storage", "mwaa"):
+        guard = orders[f"{stack}.ReplacementGuard-{stage}-{stack}"]
+        assert orders[f"{stack}.Prepare"] < guard < orders[f"{stack}.Deploy"]
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_dags_are_seeded_before_the_environment_and_its_state_checked_after(
+    pipeline_template: Template, stage: str
+) -> None:
+    actions = [a for a in actions_in_order(pipeline_named(pipeline_template, "mwaa-platform")) if a[0] == stage]
+    orders = {name: order for _, name, _, order in actions}
+    assert orders["storage.Deploy"] < orders[f"mwaa.SeedDags-{stage}"] < orders["mwaa.Prepare"]
+    assert orders[f"mwaa.CheckAvailable-{stage}"] > orders["mwaa.Deploy"]
+
+
+def test_cross_account_deploys_use_the_configured_accounts(
+    pipeline_template: Template, example_config: ProjectConfig
+) -> None:
+    main = pipeline_named(pipeline_template, "mwaa-platform")
+    for env in example_config.environments:
+        [stage] = [s for s in main["Stages"] if s["Name"] == env.stage]
+        deploys = [a for a in stage["Actions"] if a["ActionTypeId"]["Provider"] == "CloudFormation"]
+        assert len(deploys) == 6
+        for action in deploys:
+            assert (
+                action["RoleArn"]
+                == f"arn:aws:iam::{env.account}:role/cdk-hnb659fds-deploy-role-{env.account}-eu-west-1"
+            )
+            assert action["Configuration"]["StackName"].startswith(f"{env.stage}-")
+            if action["Configuration"]["ActionMode"] == "CHANGE_SET_REPLACE":
+                assert action["Configuration"]["RoleArn"] == (
+                    f"arn:aws:iam::{env.account}:role/cdk-hnb659fds-cfn-exec-role-{env.account}-eu-west-1"
+                )
+
+
+def test_artifact_and_notification_keys_rotate(pipeline_template: Template) -> None:
+    keys = resources(pipeline_template, "AWS::KMS::Key")
+    assert len(keys) == 3  # main pipeline artifacts, DAG pipeline artifacts, notifications
+    for key in keys.values():
+        assert key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_failures_and_approvals_are_notified_to_the_configured_topic(pipeline_template: Template) -> None:
+    [topic_id] = resources(pipeline_template, "AWS::SNS::Topic")
+    assert pipeline_template["Resources"][topic_id]["Properties"]["TopicName"] == "mwaa-delivery"
+    rules = resources(pipeline_template, "AWS::CodeStarNotifications::NotificationRule").values()
+    assert len(rules) == 2
+    for rule in rules:
+        assert set(rule["Properties"]["EventTypeIds"]) == {
+            "codepipeline-pipeline-pipeline-execution-failed",
+            "codepipeline-pipeline-action-execution-failed",
+            "codepipeline-pipeline-manual-approval-needed",
+        }
+        assert rule["Properties"]["Targets"] == [{"TargetAddress": {"Ref": topic_id}, "TargetType": "SNS"}]
+
+
+def test_pipeline_installs_only_pinned_tools(pipeline_template: Template) -> None:
+    package = json.loads((ROOT / "package.json").read_text())["devDependencies"]
+    projects = resources(pipeline_template, "AWS::CodeBuild::Project").values()
+    specs = [p["Properties"]["Source"].get("BuildSpec", "") for p in projects]
+    text = "\n".join(json.dumps(s) for s in specs)
+    assert f"npm install -g aws-cdk@{package['aws-cdk']}" in text  # self-mutation
+    assert f"npm install -g cdk-assets@{package['cdk-assets']}" in text  # asset publishing
+    assert "npm install -g aws-cdk\\n" not in text and 'npm install -g aws-cdk"' not in text
+    for line in text.replace("\\n", "\n").split('"'):
+        if "npm install" in line:
+            assert "@" in line.split("install", 1)[1], line
+        if "pip install" in line:
+            assert " -r " in line, line
+
+
+def test_no_role_we_wrote_has_a_star_action(templates: dict[str, Template]) -> None:
+    for name, template in templates.items():
+        for policy in resources(template, "AWS::IAM::Policy").values():
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                for action in actions:
+                    assert action != "*" and not action.endswith(":*"), (name, statement)
+
+
+def step_policy(template: Template, role_name: str) -> list[dict[str, Any]]:
+    roles = {
+        k for k, v in resources(template, "AWS::IAM::Role").items() if v["Properties"].get("RoleName") == role_name
+    }
+    [policy] = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in resources(template, "AWS::IAM::Policy").values()
+        if {r["Ref"] for r in p["Properties"]["Roles"]} <= roles
+    ]
+    return policy
+
+
+def test_step_roles_reach_only_their_targets(pipeline_template: Template) -> None:
+    seed = step_policy(pipeline_template, "mwaa-platform-dag-seed")
+    assumes = [s for s in seed if s["Action"] == "sts:AssumeRole"]
+    assert assumes == [
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Resource": [
+                "arn:aws:iam::111111111111:role/mwaa-dev-dag-sync",
+                "arn:aws:iam::222222222222:role/mwaa-prod-dag-sync",
+            ],
+        }
+    ]
+    status = step_policy(pipeline_template, "mwaa-platform-env-status")
+    assert [s["Resource"] for s in status if s["Action"] == "sts:AssumeRole"] == [
+        [
+            "arn:aws:iam::111111111111:role/mwaa-dev-status-reader",
+            "arn:aws:iam::222222222222:role/mwaa-prod-status-reader",
+        ]
+    ]
+
+
+def test_status_reader_may_only_get_its_environment(templates: dict[str, Template]) -> None:
+    roles = resources(templates["dev-mwaa"], "AWS::IAM::Role").values()
+    [reader] = [r["Properties"] for r in roles if r["Properties"].get("RoleName") == "mwaa-dev-status-reader"]
+    assert reader["Policies"][0]["PolicyDocument"]["Statement"] == [
+        {
+            "Action": "airflow:GetEnvironment",
+            "Effect": "Allow",
+            "Resource": "arn:aws:airflow:eu-west-1:111111111111:environment/mwaa-dev",
+            "Sid": "GetEnvironment",
+        }
+    ]
+    assert reader["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "AWS": "arn:aws:iam::999999999999:role/mwaa-platform-env-status"
+    }
+
+
+# The DAG pipeline
+
+
+def test_dag_pipeline_has_no_cloudformation_and_no_self_mutation(pipeline_template: Template) -> None:
+    dags = pipeline_named(pipeline_template, "mwaa-platform-dags")
+    assert dags["PipelineType"] == "V2"
+    assert dags["ExecutionMode"] == "SUPERSEDED"
+    assert [(s, a, p) for s, a, p, _ in actions_in_order(dags)] == [
+        ("Source", "Source", "CodeStarSourceConnection"),
+        ("Validate", "CheckDags", "CodeBuild"),
+        ("Sync-dev", "SyncDags", "CodeBuild"),
+        ("Sync-prod", "Approve", "Manual"),
+        ("Sync-prod", "SyncDags", "CodeBuild"),
+    ]
+
+
+def test_dag_pipeline_starts_when_dags_change(pipeline_template: Template) -> None:
+    dags = pipeline_named(pipeline_template, "mwaa-platform-dags")
+    [trigger] = dags["Triggers"]
+    assert trigger["GitConfiguration"]["Push"] == [
+        {"Branches": {"Includes": ["main"]}, "FilePaths": {"Includes": ["dags/**"]}}
+    ]
+
+
+def test_dag_codebuild_runs_the_repository_buildspec(
+    pipeline_template: Template, example_config: ProjectConfig
+) -> None:
+    dags = pipeline_named(pipeline_template, "mwaa-platform-dags")
+    projects = resources(pipeline_template, "AWS::CodeBuild::Project")
+    used = {
+        a["Configuration"]["ProjectName"]["Ref"]
+        for s in dags["Stages"]
+        for a in s["Actions"]
+        if "ProjectName" in a.get("Configuration", {})
+    }
+    assert len(used) == 2
+    for project_id in used:
+        assert "BuildSpec" not in projects[project_id]["Properties"]["Source"]  # buildspec.yml from the source
+    sync_actions = [a for s in dags["Stages"] for a in s["Actions"] if a["Name"] == "SyncDags"]
+    for env, action in zip(example_config.environments, sync_actions, strict=True):
+        variables = {v["name"]: v["value"] for v in json.loads(action["Configuration"]["EnvironmentVariables"])}
+        assert variables == {
+            "DAG_ENVIRONMENT": env.stage,
+            "DAG_BUCKET": env.bucket_name,
+            "DAG_BUCKET_OWNER": env.account,
+            "DAG_SYNC_ROLE_ARN": f"arn:aws:iam::{env.account}:role/{env.environment_name}-dag-sync",
+            "DAG_REGION": env.region,
+        }
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_dag_sync_role_writes_only_under_dags(
+    templates: dict[str, Template], stage: str, example_config: ProjectConfig
+) -> None:
+    env = example_config.environment(stage)
+    roles = resources(templates[f"{stage}-storage"], "AWS::IAM::Role").values()
+    [role] = [r["Properties"] for r in roles if r["Properties"].get("RoleName") == f"mwaa-{stage}-dag-sync"]
+    bucket = f"arn:aws:s3:::{env.bucket_name}"
+    assert role["Policies"][0]["PolicyDocument"]["Statement"] == [
+        {
+            "Action": "s3:ListBucket",
+            "Condition": {"StringLike": {"s3:prefix": ["dags/", "dags/*"]}},
+            "Effect": "Allow",
+            "Resource": bucket,
+            "Sid": "ListDagsPrefix",
+        },
+        {
+            "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+            "Effect": "Allow",
+            "Resource": f"{bucket}/dags/*",
+            "Sid": "WriteDags",
+        },
+    ]
+    principals = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["AWS"]
+    assert sorted(principals) == [
+        "arn:aws:iam::999999999999:role/mwaa-platform-dag-seed",
+        "arn:aws:iam::999999999999:role/mwaa-platform-dag-sync",
+    ]
