@@ -22,3 +22,6 @@ clean:
 
 dags-check: install
 	@scripts/dags-check.sh
+
+bench: install
+	@python -m bench.dagsync_bench

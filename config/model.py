@@ -102,6 +102,15 @@ class PipelineConfig:
         return f"{self.name}-pipeline"
 
     @property
+    def permissions_boundary_name(self) -> str:
+        """The boundary every role in the environment stacks carries (bootstrap/permissions-boundary.json)."""
+        return f"{self.name}-boundary"
+
+    @property
+    def cfn_execution_policy_name(self) -> str:
+        return f"{self.name}-cfn-exec"
+
+    @property
     def dag_pipeline_name(self) -> str:
         return f"{self.name}-dags"
 

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 StartResponse = Callable[..., Any]
 
@@ -137,12 +137,17 @@ def _error(start_response: StartResponse, status: str, body: bytes) -> list[byte
     return [body]
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        """Thousands of requests per benchmark: no access log."""
+
+
 class S3Server:
     """A threaded HTTP server on 127.0.0.1 (free port) serving moto's S3 through S3Layer."""
 
     def __init__(self) -> None:
         self.layer = S3Layer(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server("127.0.0.1", 0, self.layer, threaded=True)
+        self._server = make_server("127.0.0.1", 0, self.layer, threaded=True, request_handler=_QuietHandler)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

@@ -280,3 +280,17 @@ def test_no_iam_statement_grants_a_service_wildcard(templates: dict[str, Templat
                     for action in [actions] if isinstance(actions, str) else actions:
                         assert action != "*" and not action.endswith(":*"), f"{name}: {statement}"
                     assert action not in ("kms:PutKeyPolicy", "s3:*"), f"{name}: {statement}"
+
+
+def test_every_role_in_the_environments_carries_the_permissions_boundary(
+    templates: dict[str, Template], example_config: ProjectConfig
+) -> None:
+    roles = 0
+    for env in example_config.environments:
+        for role_kind in ("network", "storage", "mwaa"):
+            for role in resources(templates[f"{env.stage}-{role_kind}"], "AWS::IAM::Role").values():
+                roles += 1
+                boundary = role["Properties"]["PermissionsBoundary"]
+                assert boundary == f"arn:aws:iam::{env.account}:policy/mwaa-platform-boundary"
+    # Each: flow logs, default-SG restriction, DAG sync, execution, status reader; dev also auto-delete.
+    assert roles == 11

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# One-time set-up (and teardown) of the accounts; run by an administrator, once per account, with
+# that account's credentials (AWS_PROFILE=...). Every value comes from config/environments.toml.
+#
+#   scripts/bootstrap.sh tools              cdk bootstrap of the tools account
+#   scripts/bootstrap.sh environment KEY    boundary + execution policy, then cdk bootstrap --trust <tools>
+#   scripts/bootstrap.sh pipeline           the first (and only manual) cdk deploy of the pipeline stack
+#   scripts/bootstrap.sh teardown-pipeline  delete the pipeline stack (environments stay)
+#
+# See README.md, "One-time set-up", for what each step allows and why.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PWD/.venv/bin:$PATH"
+scripts/install.sh
+
+value() { python -c "from config import load_config; p = load_config(); print($1)"; }
+
+tools_account=$(value "p.pipeline.account")
+tools_region=$(value "p.pipeline.region")
+
+case "${1:-}" in
+  tools)
+    cdk bootstrap "aws://$tools_account/$tools_region" \
+      --cloudformation-execution-policies "arn:aws:iam::aws:policy/AdministratorAccess"
+    ;;
+  environment)
+    key=${2:?usage: scripts/bootstrap.sh environment KEY}
+    account=$(value "p.environment('$key').account")
+    region=$(value "p.environment('$key').region")
+    boundary=$(value "p.pipeline.permissions_boundary_name")
+    execution=$(value "p.pipeline.cfn_execution_policy_name")
+    for pair in "$boundary:bootstrap/permissions-boundary.json" "$execution:bootstrap/cfn-execution-policy.json"; do
+      name=${pair%%:*}
+      document=$(sed -e "s/ACCOUNT/$account/g" -e "s/BOUNDARY_NAME/$boundary/g" "${pair#*:}")
+      if aws iam get-policy --policy-arn "arn:aws:iam::$account:policy/$name" >/dev/null 2>&1; then
+        echo "policy $name exists; update it with 'aws iam create-policy-version' if bootstrap/ changed"
+      else
+        aws iam create-policy --policy-name "$name" --policy-document "$document" >/dev/null
+        echo "created policy $name"
+      fi
+    done
+    cdk bootstrap "aws://$account/$region" \
+      --trust "$tools_account" --trust-for-lookup "$tools_account" \
+      --cloudformation-execution-policies "arn:aws:iam::$account:policy/$execution"
+    ;;
+  pipeline)
+    cdk deploy "$(value "p.pipeline.stack_name")" --require-approval broadening
+    ;;
+  teardown-pipeline)
+    stack=$(value "p.pipeline.stack_name")
+    aws cloudformation update-termination-protection --stack-name "$stack" --no-enable-termination-protection \
+      --region "$tools_region"
+    cdk destroy "$stack"
+    ;;
+  *)
+    sed -n '2,12p' "$0" >&2
+    exit 2
+    ;;
+esac

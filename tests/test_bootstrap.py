@@ -1,0 +1,63 @@
+"""The one-time account set-up: the CloudFormation execution policy and the roles' permissions boundary."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from typing import Any
+
+from tests.conftest import ROOT
+
+BOOTSTRAP = ROOT / "bootstrap"
+# What AWSLambdaBasicExecutionRole (used by CDK's custom-resource providers) grants.
+LAMBDA_BASIC = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+
+
+def policy(name: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = json.loads((BOOTSTRAP / name).read_text())["Statement"]
+    return statements
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_no_policy_we_wrote_allows_star_or_a_whole_service() -> None:
+    for name in ("cfn-execution-policy.json", "permissions-boundary.json"):
+        for statement in policy(name):
+            for action in as_list(statement["Action"]):
+                assert action != "*" and not action.endswith(":*"), (name, action)
+
+
+def test_cloudformation_creates_roles_only_with_the_boundary() -> None:
+    [statement] = [s for s in policy("cfn-execution-policy.json") if "iam:CreateRole" in as_list(s["Action"])]
+    assert statement["Condition"] == {
+        "StringEquals": {"iam:PermissionsBoundary": "arn:aws:iam::ACCOUNT:policy/BOUNDARY_NAME"}
+    }
+
+
+def test_the_boundary_denies_identity_changes() -> None:
+    [deny] = [s for s in policy("permissions-boundary.json") if s["Effect"] == "Deny"]
+    assert {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:CreateUser"} <= set(deny["Action"])
+
+
+def test_the_boundary_allows_everything_the_environment_roles_need(templates: dict[str, dict[str, Any]]) -> None:
+    """A boundary narrower than a role's own policy would break that role silently in AWS."""
+    allowed = [
+        a for s in policy("permissions-boundary.json") if s["Effect"] == "Allow" for a in as_list(s["Action"])
+    ]
+    needed: set[str] = set(LAMBDA_BASIC)
+    for name, template in templates.items():
+        if name.endswith("-pipeline"):
+            continue
+        for resource in template["Resources"].values():
+            documents = [p["PolicyDocument"] for p in resource["Properties"].get("Policies", [])]
+            if resource["Type"] == "AWS::IAM::Policy":
+                documents.append(resource["Properties"]["PolicyDocument"])
+            if resource["Type"] == "AWS::IAM::Role" or resource["Type"] == "AWS::IAM::Policy":
+                for document in documents:
+                    for statement in document["Statement"]:
+                        if statement["Effect"] == "Allow":
+                            needed.update(as_list(statement["Action"]))
+    missing = sorted(a for a in needed if not any(fnmatch.fnmatchcase(a, pattern) for pattern in allowed))
+    assert missing == []
