@@ -43,9 +43,7 @@ def test_the_boundary_denies_identity_changes() -> None:
 
 def test_the_boundary_allows_everything_the_environment_roles_need(templates: dict[str, dict[str, Any]]) -> None:
     """A boundary narrower than a role's own policy would break that role silently in AWS."""
-    allowed = [
-        a for s in policy("permissions-boundary.json") if s["Effect"] == "Allow" for a in as_list(s["Action"])
-    ]
+    allowed = [a for s in policy("permissions-boundary.json") if s["Effect"] == "Allow" for a in as_list(s["Action"])]
     needed: set[str] = set(LAMBDA_BASIC)
     for name, template in templates.items():
         if name.endswith("-pipeline"):
