@@ -215,6 +215,30 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
     approval = t.get("approval", bool, False)
     protected = t.get("protected", bool, False)
     allow_replacement = t.get("allow_replacement", bool, False)
+    strategy = t.check(
+        "worker_replacement_strategy",
+        t.get("worker_replacement_strategy", str, "GRACEFUL"),
+        lambda v: v in rules.WORKER_REPLACEMENT_STRATEGIES,
+        _one_of(rules.WORKER_REPLACEMENT_STRATEGIES),
+    )
+    retention = t.check(
+        "log_retention_days",
+        t.get("log_retention_days", int, 365),
+        lambda v: v in rules.LOG_RETENTION_DAYS,
+        "must be a period CloudWatch Logs offers: " + ", ".join(map(str, rules.LOG_RETENTION_DAYS)),
+    )
+    alarm_topic = t.check(
+        "alarm_topic",
+        t.get("alarm_topic", str, None),
+        rules.SNS_TOPIC_NAME.fullmatch,
+        "must be an SNS topic name: letters, digits, '-' and '_', at most 256 characters",
+    )
+    queued_threshold = t.check(
+        "queued_tasks_alarm_threshold",
+        t.get("queued_tasks_alarm_threshold", int, 50),
+        lambda v: v >= 1,
+        "must be at least 1",
+    )
     t.reject_unknown()
 
     if len(problems) > before:
@@ -244,6 +268,10 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
         approval=approval,
         protected=protected,
         allow_replacement=allow_replacement,
+        worker_replacement_strategy=strategy,
+        log_retention_days=retention,
+        alarm_topic=alarm_topic,
+        queued_tasks_alarm_threshold=queued_threshold,
     )
 
 

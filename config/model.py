@@ -50,6 +50,10 @@ class EnvironmentConfig:
     approval: bool
     protected: bool
     allow_replacement: bool
+    worker_replacement_strategy: str
+    log_retention_days: int
+    alarm_topic: str | None
+    queued_tasks_alarm_threshold: int
 
     @property
     def partition(self) -> str:

@@ -12,6 +12,32 @@ DEFAULT_AIRFLOW_VERSION = AIRFLOW_VERSIONS[0]
 ENVIRONMENT_CLASSES = ("mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge")
 ACCESS_MODES = ("PUBLIC_ONLY", "PRIVATE_ONLY", "PUBLIC_AND_PRIVATE")
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+WORKER_REPLACEMENT_STRATEGIES = ("GRACEFUL", "FORCED")
+# The retention periods CloudWatch Logs accepts, in days.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 DEFAULT_LOG_LEVEL = "INFO"
 DEFAULT_WORKER_QUOTA = 25
 

@@ -8,6 +8,8 @@ from constructs import Construct
 from config import DAGS_PREFIX, EnvironmentConfig, PipelineConfig
 from stages.environment_stack import EnvironmentStack
 from stages.execution_role import ExecutionRole
+from stages.log_retention import MwaaLogRetention
+from stages.monitoring import EnvironmentMonitoring
 from stages.network import NetworkStack
 from stages.status_reader_role import StatusReaderRole
 from stages.storage import StorageStack
@@ -66,6 +68,7 @@ class MwaaStack(EnvironmentStack):
             min_webservers=env_config.min_webservers,
             max_webservers=env_config.max_webservers,
             weekly_maintenance_window_start=env_config.weekly_maintenance_window_start,
+            worker_replacement_strategy=env_config.worker_replacement_strategy,
             airflow_configuration_options=dict(env_config.airflow_configuration_options),
             logging_configuration=mwaa.CfnEnvironment.LoggingConfigurationProperty(
                 dag_processing_logs=log_config("dag_processing"),
@@ -75,6 +78,11 @@ class MwaaStack(EnvironmentStack):
                 worker_logs=log_config("worker"),
             ),
         )
+
+        retention = MwaaLogRetention(self, "LogRetention", env_config=env_config)
+        retention.node.add_dependency(self.airflow_environment)
+        if env_config.alarm_topic:
+            EnvironmentMonitoring(self, "Monitoring", env_config=env_config, topic_name=env_config.alarm_topic)
 
         CfnOutput(self, "EnvironmentName", value=env_config.environment_name)
         CfnOutput(self, "BucketName", value=env_config.bucket_name)

@@ -234,16 +234,13 @@ def test_bad_config_fails_synth_with_a_clear_message(tmp_path: Any) -> None:
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert result.stderr.splitlines() == [
+    lines = result.stderr.splitlines()
+    assert lines[:2] == [
         f"error: 2 problem(s) in {bad}:",
         "  - environment 'dev': account = '1111' is not allowed; must be 12 digits",
-        "  - environment 'dev': unknown key 'network' (known keys: account, airflow_configuration_options, "
-        "airflow_version, allow_replacement, approval, availability_zones, bucket_name, environment_class, "
-        "environment_name, "
-        "log_levels, max_webservers, max_workers, max_workers_quota_acknowledged, min_webservers, min_workers, "
-        "nat_gateways, protected, region, schedulers, tags, vpc_cidr, webserver_access_mode, "
-        "weekly_maintenance_window_start)",
     ]
+    assert lines[2].startswith("  - environment 'dev': unknown key 'network' (known keys: account, ")
+    assert " vpc_cidr, " in lines[2] and len(lines) == 3
 
 
 def test_invalid_toml_is_reported_without_traceback(tmp_path: Any) -> None:

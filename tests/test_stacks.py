@@ -292,5 +292,66 @@ def test_every_role_in_the_environments_carries_the_permissions_boundary(
                 roles += 1
                 boundary = role["Properties"]["PermissionsBoundary"]
                 assert boundary == f"arn:aws:iam::{env.account}:policy/mwaa-platform-boundary"
-    # Each: flow logs, default-SG restriction, DAG sync, execution, status reader; dev also auto-delete.
-    assert roles == 11
+    # Each: flow logs, default-SG restriction, DAG sync, execution, status reader, custom-resource
+    # function (log retention); dev also S3 auto-delete.
+    assert roles == 13
+
+
+def test_workers_are_replaced_gracefully(templates: dict[str, Template]) -> None:
+    props = the_resource(templates["prod-mwaa"], "AWS::MWAA::Environment")["Properties"]
+    assert props["WorkerReplacementStrategy"] == "GRACEFUL"
+
+
+@pytest.mark.parametrize(("stage", "days"), [("dev", 30), ("prod", 731)])
+def test_log_retention_is_set_on_the_groups_mwaa_creates(stage: str, days: int, templates: dict[str, Template]) -> None:
+    mwaa = templates[f"{stage}-mwaa"]
+    calls = [json.loads(r["Properties"]["Create"]) for r in resources(mwaa, "Custom::AWS").values()]
+    assert sorted(c["parameters"]["logGroupName"] for c in calls) == [
+        f"airflow-mwaa-{stage}-{t}" for t in ("DAGProcessing", "Scheduler", "Task", "WebServer", "Worker")
+    ]
+    for call in calls:
+        assert (call["service"], call["action"], call["parameters"]["retentionInDays"]) == (
+            "CloudWatchLogs",
+            "putRetentionPolicy",
+            days,
+        )
+    owned = [g["Properties"]["LogGroupName"] for g in resources(mwaa, "AWS::Logs::LogGroup").values()]
+    assert not [name for name in owned if "airflow-" in json.dumps(name)]  # MWAA owns them, not the stack
+    account = {"dev": "111111111111", "prod": "222222222222"}[stage]
+    statements = [
+        s for p in resources(mwaa, "AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert {
+        "Action": "logs:PutRetentionPolicy",
+        "Effect": "Allow",
+        "Resource": (f"arn:aws:logs:eu-west-1:{account}:log-group:airflow-mwaa-{stage}-*"),
+    } in statements
+
+
+def test_alarms_go_to_the_configured_topic(templates: dict[str, Template]) -> None:
+    prod = templates["prod-mwaa"]
+    [(topic_id, topic)] = resources(prod, "AWS::SNS::Topic").items()
+    assert topic["Properties"]["TopicName"] == "mwaa-prod-alarms"
+    alarms = {
+        a["Properties"]["MetricName"]: a["Properties"] for a in resources(prod, "AWS::CloudWatch::Alarm").values()
+    }
+    assert set(alarms) == {"SchedulerHeartbeat", "QueuedTasks", "ImportErrors"}
+    heartbeat = alarms["SchedulerHeartbeat"]
+    assert (heartbeat["Namespace"], heartbeat["Statistic"], heartbeat["Period"]) == ("AmazonMWAA", "Average", 300)
+    assert (heartbeat["ComparisonOperator"], heartbeat["Threshold"]) == ("LessThanOrEqualToThreshold", 0)
+    assert heartbeat["TreatMissingData"] == "breaching"
+    assert heartbeat["Dimensions"] == [
+        {"Name": "Environment", "Value": "mwaa-prod"},
+        {"Name": "Function", "Value": "Scheduler"},
+    ]
+    assert alarms["QueuedTasks"]["Threshold"] == 50
+    assert alarms["ImportErrors"]["Dimensions"][1] == {"Name": "Function", "Value": "DAG Processing"}
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+    assert len(resources(prod, "AWS::CloudWatch::Dashboard")) == 1
+
+
+def test_no_alarms_without_a_topic(templates: dict[str, Template]) -> None:
+    dev = templates["dev-mwaa"]
+    assert not resources(dev, "AWS::CloudWatch::Alarm")
+    assert not resources(dev, "AWS::SNS::Topic")
