@@ -239,6 +239,15 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
         lambda v: v >= 1,
         "must be at least 1",
     )
+    kms_key = t.get("kms_key", str, None)
+    if kms_key not in (None, "create"):
+        match = rules.KMS_KEY_ARN.fullmatch(kms_key)
+        if not match:
+            t.problem("kms_key", kms_key, 'must be "create" or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)')
+        elif region and match["region"] != region:
+            t.problem(
+                "kms_key", kms_key, f"must be a key in the environment's region {region} (MWAA and S3 need it there)"
+            )
     t.reject_unknown()
 
     if len(problems) > before:
@@ -269,6 +278,7 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
         protected=protected,
         allow_replacement=allow_replacement,
         worker_replacement_strategy=strategy,
+        kms_key=kms_key,
         log_retention_days=retention,
         alarm_topic=alarm_topic,
         queued_tasks_alarm_threshold=queued_threshold,

@@ -51,6 +51,7 @@ class EnvironmentConfig:
     protected: bool
     allow_replacement: bool
     worker_replacement_strategy: str
+    kms_key: str | None  # None: AWS-owned key; "create": a key of our own; else an existing key's ARN
     log_retention_days: int
     alarm_topic: str | None
     queued_tasks_alarm_threshold: int

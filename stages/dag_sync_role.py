@@ -17,11 +17,39 @@ class DagSyncRole(Construct):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, env_config: EnvironmentConfig, pipeline: PipelineConfig
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env_config: EnvironmentConfig,
+        pipeline: PipelineConfig,
+        key_arn: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
         bucket_arn = f"arn:{Stack.of(self).partition}:s3:::{env_config.bucket_name}"
         dags_arn = f"{bucket_arn}/{DAGS_PREFIX}*"
+        statements = [
+            iam.PolicyStatement(
+                sid="ListDagsPrefix",
+                actions=["s3:ListBucket"],
+                resources=[bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [DAGS_PREFIX, f"{DAGS_PREFIX}*"]}},
+            ),
+            iam.PolicyStatement(
+                sid="WriteDags",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[dags_arn],
+            ),
+        ]
+        if key_arn:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="UseBucketKey",
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=[key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{env_config.region}.amazonaws.com"}},
+                )
+            )
         self.role = iam.Role(
             self,
             "Role",
@@ -31,23 +59,7 @@ class DagSyncRole(Construct):
                 iam.ArnPrincipal(pipeline.role_arn(pipeline.dag_sync_role_name)),
                 iam.ArnPrincipal(pipeline.role_arn(pipeline.seed_role_name)),
             ),
-            inline_policies={
-                "dag-sync": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(
-                            sid="ListDagsPrefix",
-                            actions=["s3:ListBucket"],
-                            resources=[bucket_arn],
-                            conditions={"StringLike": {"s3:prefix": [DAGS_PREFIX, f"{DAGS_PREFIX}*"]}},
-                        ),
-                        iam.PolicyStatement(
-                            sid="WriteDags",
-                            actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                            resources=[dags_arn],
-                        ),
-                    ]
-                )
-            },
+            inline_policies={"dag-sync": iam.PolicyDocument(statements=statements)},
         )
         acknowledge(
             self.role,

@@ -19,7 +19,9 @@ class ExecutionRole(Construct):
     carries the confused-deputy conditions the guide recommends.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, env_config: EnvironmentConfig) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, env_config: EnvironmentConfig, key_arn: str | None
+    ) -> None:
         super().__init__(scope, construct_id)
         name = env_config.environment_name
         # The stack's account and region are literals here, so the policy reads as it applies.
@@ -80,12 +82,7 @@ class ExecutionRole(Construct):
                 ],
                 resources=[self.celery_queues_arn],
             ),
-            iam.PolicyStatement(
-                sid="AwsOwnedKeyForSqs",
-                actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"],
-                not_resources=[f"arn:{partition}:kms:*:{account}:key/*"],
-                conditions={"StringLike": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
-            ),
+            self._key_statement(key_arn, partition=partition, region=region, account=account),
         ]
         self.role = iam.Role(
             self,
@@ -98,6 +95,26 @@ class ExecutionRole(Construct):
             inline_policies={"mwaa-execution": iam.PolicyDocument(statements=statements)},
         )
         self._acknowledge_documented_wildcards(bucket_arn)
+
+    @staticmethod
+    def _key_statement(key_arn: str | None, *, partition: str, region: str, account: str) -> iam.PolicyStatement:
+        """Our key, used through SQS and S3 only; or, without one, the AWS-owned key MWAA uses for SQS."""
+        actions = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"]
+        if key_arn:
+            return iam.PolicyStatement(
+                sid="EnvironmentKey",
+                actions=actions,
+                resources=[key_arn],
+                conditions={
+                    "StringLike": {"kms:ViaService": [f"sqs.{region}.amazonaws.com", f"s3.{region}.amazonaws.com"]}
+                },
+            )
+        return iam.PolicyStatement(
+            sid="AwsOwnedKeyForSqs",
+            actions=actions,
+            not_resources=[f"arn:{partition}:kms:*:{account}:key/*"],
+            conditions={"StringLike": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
+        )
 
     def _acknowledge_documented_wildcards(self, bucket_arn: str) -> None:
         bucket_scoped = "scoped to this environment's own source bucket."
@@ -117,7 +134,8 @@ class ExecutionRole(Construct):
                 "MWAA's Celery queues live in a service-owned account unknown in advance; the name prefix scopes them."
             ),
             "Action::kms:GenerateDataKey*": (
-                "The AWS-owned key MWAA uses for its SQS queues; restricted to SQS by kms:ViaService."
+                "Data keys of the environment's key (or the AWS-owned one MWAA uses), only through SQS and S3 "
+                "(kms:ViaService)."
             ),
         }
         for finding, reason in reasons.items():

@@ -33,7 +33,8 @@ class MwaaStack(EnvironmentStack):
             env_config=env_config,
             description=f"MWAA {env_config.environment_name}: environment and execution role",
         )
-        execution_role = ExecutionRole(self, "ExecutionRole", env_config=env_config)
+        key_arn = storage.key.key_arn if storage.key else None
+        execution_role = ExecutionRole(self, "ExecutionRole", env_config=env_config, key_arn=key_arn)
         self.execution_role = execution_role.role
         StatusReaderRole(
             self,
@@ -56,6 +57,7 @@ class MwaaStack(EnvironmentStack):
             environment_class=env_config.environment_class,
             execution_role_arn=self.execution_role.role_arn,
             source_bucket_arn=storage.bucket.bucket_arn,
+            kms_key=key_arn,
             dag_s3_path=DAGS_PREFIX.rstrip("/"),
             network_configuration=mwaa.CfnEnvironment.NetworkConfigurationProperty(
                 security_group_ids=[network.security_group.security_group_id],

@@ -7,6 +7,7 @@ from constructs import Construct
 
 from config import EnvironmentConfig, PipelineConfig
 from stages.dag_sync_role import DagSyncRole
+from stages.encryption import EnvironmentKey
 from stages.environment_stack import EnvironmentStack
 from stages.nag import acknowledge
 
@@ -30,6 +31,7 @@ class StorageStack(EnvironmentStack):
         )
         protected = env_config.protected
         removal = RemovalPolicy.RETAIN if protected else RemovalPolicy.DESTROY
+        self.key = EnvironmentKey(self, "Encryption", env_config=env_config).key if env_config.kms_key else None
 
         self.access_logs = s3.Bucket(
             self,
@@ -53,7 +55,9 @@ class StorageStack(EnvironmentStack):
             "SourceBucket",
             bucket_name=env_config.bucket_name,
             versioned=True,
-            encryption=s3.BucketEncryption.S3_MANAGED,
+            encryption=s3.BucketEncryption.KMS if self.key else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=self.key,
+            bucket_key_enabled=bool(self.key),
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
@@ -69,4 +73,10 @@ class StorageStack(EnvironmentStack):
             removal_policy=removal,
             auto_delete_objects=not protected,
         )
-        self.dag_sync_role = DagSyncRole(self, "DagSyncRole", env_config=env_config, pipeline=pipeline).role
+        self.dag_sync_role = DagSyncRole(
+            self,
+            "DagSyncRole",
+            env_config=env_config,
+            pipeline=pipeline,
+            key_arn=self.key.key_arn if self.key else None,
+        ).role

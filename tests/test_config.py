@@ -149,6 +149,18 @@ def test_config_options_override_our_defaults() -> None:
         ),
         ({"nat_gateways": 0}, "environment 'dev': nat_gateways = 0 is not allowed; must be 1 or 2"),
         (
+            {"kms_key": "arn:aws:kms:us-east-1:111111111111:key/0b5e2f1c-3a4d-4e6f-8a9b-0c1d2e3f4a5b"},
+            "environment 'dev': kms_key = 'arn:aws:kms:us-east-1:111111111111:key/"
+            "0b5e2f1c-3a4d-4e6f-8a9b-0c1d2e3f4a5b' is not allowed; must be a key in the environment's region eu-west-1",
+        ),
+        ({"kms_key": "yes"}, "environment 'dev': kms_key = 'yes' is not allowed; must be \"create\" or a KMS key ARN"),
+        (
+            {"worker_replacement_strategy": "NOW"},
+            "environment 'dev': worker_replacement_strategy = 'NOW' is not allowed; must be one of GRACEFUL, FORCED",
+        ),
+        ({"log_retention_days": 10}, "environment 'dev': log_retention_days = 10 is not allowed; must be a period"),
+        ({"alarm_topic": "bad topic"}, "environment 'dev': alarm_topic = 'bad topic' is not allowed; must be an SNS"),
+        (
             {"airflow_configuration_options": {"Core.Load": "x"}},
             "environment 'dev': airflow_configuration_options = 'Core.Load' is not allowed; keys must be "
             "'section.option'",

@@ -297,7 +297,19 @@ def test_dag_sync_role_writes_only_under_dags(
             "Resource": f"{bucket}/dags/*",
             "Sid": "WriteDags",
         },
-    ]
+    ] + (
+        [
+            {
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Condition": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}},
+                "Effect": "Allow",
+                "Resource": {"Fn::GetAtt": ["EncryptionKey3A692D6E", "Arn"]},
+                "Sid": "UseBucketKey",
+            }
+        ]
+        if env.kms_key
+        else []
+    )
     principals = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["AWS"]
     assert sorted(principals) == [
         "arn:aws:iam::999999999999:role/mwaa-platform-dag-seed",

@@ -97,7 +97,14 @@ def test_source_bucket_is_versioned_private_encrypted_and_logged(
         ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True
     )
     rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
-    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    if example_config.environment(stage).kms_key:
+        assert rule["ServerSideEncryptionByDefault"] == {
+            "SSEAlgorithm": "aws:kms",
+            "KMSMasterKeyID": {"Fn::GetAtt": ["EncryptionKey3A692D6E", "Arn"]},
+        }
+        assert rule["BucketKeyEnabled"] is True
+    else:
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     assert props["LoggingConfiguration"]["LogFilePrefix"] == "source-bucket/"
     policies = [
         p["Properties"]["PolicyDocument"]["Statement"]
@@ -355,3 +362,35 @@ def test_no_alarms_without_a_topic(templates: dict[str, Template]) -> None:
     dev = templates["dev-mwaa"]
     assert not resources(dev, "AWS::CloudWatch::Alarm")
     assert not resources(dev, "AWS::SNS::Topic")
+
+
+def test_the_environment_key_encrypts_bucket_environment_and_logs(templates: dict[str, Template]) -> None:
+    storage, mwaa = templates["prod-storage"], templates["prod-mwaa"]
+    [(key_id, key)] = resources(storage, "AWS::KMS::Key").items()
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Retain"
+    [logs] = [
+        s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "CloudWatchLogsForThisEnvironment"
+    ]
+    assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
+    assert logs["Condition"] == {
+        "ArnLike": {
+            "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:eu-west-1:222222222222:log-group:airflow-mwaa-prod-*"
+        }
+    }
+    assert "kms:PutKeyPolicy" not in json.dumps(logs)
+    environment = the_resource(mwaa, "AWS::MWAA::Environment")["Properties"]
+    assert environment["KmsKey"]["Fn::GetStackOutput"]["StackName"] == "prod-storage"
+    [policy] = execution_role(templates, "prod")["Policies"]
+    [statement] = [s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] == "EnvironmentKey"]
+    assert statement["Resource"] == environment["KmsKey"]
+    assert statement["Condition"] == {
+        "StringLike": {"kms:ViaService": ["sqs.eu-west-1.amazonaws.com", "s3.eu-west-1.amazonaws.com"]}
+    }
+    assert "AwsOwnedKeyForSqs" not in json.dumps(policy)
+    assert key_id == "EncryptionKey3A692D6E"
+
+
+def test_without_a_key_the_environment_uses_the_aws_owned_one(templates: dict[str, Template]) -> None:
+    assert not resources(templates["dev-storage"], "AWS::KMS::Key")
+    assert "KmsKey" not in the_resource(templates["dev-mwaa"], "AWS::MWAA::Environment")["Properties"]
