@@ -76,6 +76,14 @@ class _Table:
                 self.problem(f"{key}.{name}", value, "values must be strings (quote numbers and booleans)")
         return result
 
+    def has(self, key: str) -> bool:
+        return key in self._data
+
+    def raw(self, *keys: str) -> Any:
+        """The values as written, for a problem about a combination of keys."""
+        found = {k: self._data[k] for k in keys if k in self._data}
+        return found[keys[0]] if len(keys) == 1 else found
+
     def reject_unknown(self) -> None:
         for key in self._data:
             if key not in self._seen:
@@ -166,7 +174,7 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
 
     access_mode = t.check(
         "webserver_access_mode",
-        t.get("webserver_access_mode", str, "PUBLIC_ONLY"),
+        t.get("webserver_access_mode", str, "PRIVATE_ONLY" if data.get("protected") is True else "PUBLIC_ONLY"),
         lambda v: v in rules.ACCESS_MODES,
         _one_of(rules.ACCESS_MODES),
     )
@@ -193,23 +201,7 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
 
     log_levels = _read_log_levels(t, where, problems)
 
-    cidr = t.check("vpc_cidr", t.get("vpc_cidr", str), _cidr_ok, "must be a private IPv4 network from /16 to /22")
-    zones = t.get("availability_zones", list)
-    if zones is not None:
-        zone_pattern = re.compile(re.escape(region or "") + "[a-z]") if region else None
-        if (
-            len(zones) != 2
-            or len(set(zones)) != 2
-            or not all(isinstance(z, str) for z in zones)
-            or (zone_pattern and not all(zone_pattern.fullmatch(z) for z in zones))
-        ):
-            t.problem(
-                "availability_zones",
-                zones,
-                f"must be two different zones of {region or 'the region'} (MWAA takes exactly two private subnets)",
-            )
-            zones = None
-    nat = t.check("nat_gateways", t.get("nat_gateways", int, 1), lambda v: 1 <= v <= 2, "must be 1 or 2")
+    network = _read_network(t, region)
 
     tags = t.string_map("tags")
     approval = t.get("approval", bool, False)
@@ -270,9 +262,7 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
         weekly_maintenance_window_start=window,
         airflow_configuration_options=frozen_mapping({**rules.DEFAULT_AIRFLOW_OPTIONS, **options}),
         log_levels=frozen_mapping(log_levels),
-        vpc_cidr=cidr,
-        availability_zones=tuple(zones),
-        nat_gateways=nat,
+        **network,
         tags=frozen_mapping(tags),
         approval=approval,
         protected=protected,
@@ -283,6 +273,95 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
         alarm_topic=alarm_topic,
         queued_tasks_alarm_threshold=queued_threshold,
     )
+
+
+def _read_network(t: _Table, region: str | None) -> dict[str, Any]:
+    """A new VPC (vpc_cidr) or an existing one (vpc_id and its two private subnets), and its endpoints."""
+    vpc_id = t.check(
+        "vpc_id", t.get("vpc_id", str, None), rules.VPC_ID.fullmatch, "must look like vpc-0123456789abcdef0"
+    )
+    subnets = _id_list(t, "private_subnet_ids", rules.SUBNET_ID, "subnet-0123456789abcdef0")
+    route_tables = _id_list(t, "private_route_table_ids", rules.ROUTE_TABLE_ID, "rtb-0123456789abcdef0")
+    endpoints = t.get("endpoints", bool, False)
+    management = t.check(
+        "endpoint_management",
+        t.get("endpoint_management", str, "SERVICE"),
+        lambda v: v in rules.ENDPOINT_MANAGEMENT,
+        _one_of(rules.ENDPOINT_MANAGEMENT),
+    )
+    zones = t.get("availability_zones", list)
+    if zones is not None:
+        zone_pattern = re.compile(re.escape(region or "") + "[a-z]") if region else None
+        if (
+            len(zones) != 2
+            or len(set(zones)) != 2
+            or not all(isinstance(z, str) for z in zones)
+            or (zone_pattern and not all(zone_pattern.fullmatch(z) for z in zones))
+        ):
+            t.problem(
+                "availability_zones",
+                zones,
+                f"must be two different zones of {region or 'the region'} (MWAA takes exactly two private subnets)",
+            )
+            zones = None
+
+    if vpc_id or t.has("vpc_id"):
+        if t.has("vpc_cidr") or t.has("nat_gateways"):
+            t.problem(
+                "vpc_cidr",
+                t.raw("vpc_cidr", "nat_gateways"),
+                "leave out vpc_cidr and nat_gateways when vpc_id names an existing VPC",
+            )
+        t.get("vpc_cidr", str, None)
+        t.get("nat_gateways", int, 0)
+        if subnets is not None and len(subnets) != 2:
+            t.problem("private_subnet_ids", subnets, "an existing VPC needs exactly two private subnet IDs, one per AZ")
+        if endpoints and route_tables is not None and len(route_tables) == 0:
+            t.problem(
+                "private_route_table_ids",
+                route_tables,
+                "endpoints = true in an existing VPC needs the private subnets' route tables (for the S3 gateway)",
+            )
+        return {
+            "vpc_cidr": None,
+            "availability_zones": tuple(zones or ()),
+            "nat_gateways": 0,
+            "endpoints": endpoints,
+            "endpoint_management": management,
+            "vpc_id": vpc_id,
+            "private_subnet_ids": tuple(subnets or ()),
+            "private_route_table_ids": tuple(route_tables or ()),
+        }
+
+    for key in ("private_subnet_ids", "private_route_table_ids"):
+        if t.has(key):
+            t.problem(key, t.raw(key), "only with vpc_id (an existing VPC); a new VPC makes its own subnets")
+    cidr = t.check("vpc_cidr", t.get("vpc_cidr", str), _cidr_ok, "must be a private IPv4 network from /16 to /22")
+    nat = t.check("nat_gateways", t.get("nat_gateways", int, 1), lambda v: 0 <= v <= 2, "must be 0, 1 or 2")
+    if nat == 0 and endpoints is False:
+        t.problem(
+            "nat_gateways",
+            nat,
+            "0 needs endpoints = true: without NAT or VPC endpoints MWAA cannot reach S3, SQS, CloudWatch or ECR",
+        )
+    return {
+        "vpc_cidr": cidr,
+        "availability_zones": tuple(zones or ()),
+        "nat_gateways": nat,
+        "endpoints": endpoints,
+        "endpoint_management": management,
+        "vpc_id": None,
+        "private_subnet_ids": (),
+        "private_route_table_ids": (),
+    }
+
+
+def _id_list(t: _Table, key: str, pattern: re.Pattern[str], example: str) -> list[str] | None:
+    values: list[str] | None = t.get(key, list, [])
+    if values is not None and not all(isinstance(v, str) and pattern.fullmatch(v) for v in values):
+        t.problem(key, values, f"must be a list of IDs like {example}")
+        return None
+    return values
 
 
 def _read_log_levels(t: _Table, where: str, problems: list[str]) -> dict[str, str]:

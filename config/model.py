@@ -43,9 +43,14 @@ class EnvironmentConfig:
     weekly_maintenance_window_start: str
     airflow_configuration_options: Mapping[str, str]
     log_levels: Mapping[str, str]
-    vpc_cidr: str
+    vpc_cidr: str | None  # None when the environment uses an existing VPC
     availability_zones: tuple[str, ...]
     nat_gateways: int
+    endpoints: bool
+    endpoint_management: str
+    vpc_id: str | None
+    private_subnet_ids: tuple[str, ...]
+    private_route_table_ids: tuple[str, ...]
     tags: Mapping[str, str]
     approval: bool
     protected: bool

@@ -13,6 +13,10 @@ ENVIRONMENT_CLASSES = ("mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1
 ACCESS_MODES = ("PUBLIC_ONLY", "PRIVATE_ONLY", "PUBLIC_AND_PRIVATE")
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 WORKER_REPLACEMENT_STRATEGIES = ("GRACEFUL", "FORCED")
+ENDPOINT_MANAGEMENT = ("SERVICE", "CUSTOMER")
+VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
+SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
+ROUTE_TABLE_ID = re.compile(r"rtb-[0-9a-f]{8,17}")
 # The retention periods CloudWatch Logs accepts, in days.
 LOG_RETENTION_DAYS = (
     1,

@@ -71,6 +71,7 @@ class MwaaStack(EnvironmentStack):
             max_webservers=env_config.max_webservers,
             weekly_maintenance_window_start=env_config.weekly_maintenance_window_start,
             worker_replacement_strategy=env_config.worker_replacement_strategy,
+            endpoint_management=env_config.endpoint_management,
             airflow_configuration_options=dict(env_config.airflow_configuration_options),
             logging_configuration=mwaa.CfnEnvironment.LoggingConfigurationProperty(
                 dag_processing_logs=log_config("dag_processing"),
@@ -89,3 +90,14 @@ class MwaaStack(EnvironmentStack):
         CfnOutput(self, "EnvironmentName", value=env_config.environment_name)
         CfnOutput(self, "BucketName", value=env_config.bucket_name)
         CfnOutput(self, "WebserverUrl", value=self.airflow_environment.attr_webserver_url)
+        if env_config.endpoint_management == "CUSTOMER":
+            # With CUSTOMER management (a shared VPC) the VPC owner creates these two endpoints;
+            # the environment waits in PENDING until they exist.
+            CfnOutput(
+                self,
+                "WebserverEndpointService",
+                value=self.airflow_environment.attr_webserver_vpc_endpoint_service,
+            )
+            CfnOutput(
+                self, "DatabaseEndpointService", value=self.airflow_environment.attr_database_vpc_endpoint_service
+            )

@@ -1,4 +1,4 @@
-"""Network stack: the VPC MWAA runs in and the environment's security group."""
+"""Network stack: the VPC MWAA runs in (new, or an existing one), its security group, VPC endpoints."""
 
 from __future__ import annotations
 
@@ -9,43 +9,47 @@ from config import EnvironmentConfig
 from stages.environment_stack import EnvironmentStack
 
 FLOW_LOG_RETENTION = logs.RetentionDays.ONE_YEAR
+# What MWAA reaches without internet access (shared/docs/mwaa-facts.md); S3 is a gateway endpoint.
+INTERFACE_ENDPOINTS = (
+    "logs",
+    "monitoring",
+    "sqs",
+    "kms",
+    "ecr.api",
+    "ecr.dkr",
+    "airflow.api",
+    "airflow.env",
+    "airflow.ops",
+)
 
 
 class NetworkStack(EnvironmentStack):
-    """Two private subnets with egress (MWAA takes exactly two), NAT in public subnets, flow logs."""
+    """Two private subnets (MWAA takes exactly two), the environment's security group and, if asked, endpoints.
+
+    A new VPC has NAT in public subnets, or, with `nat_gateways = 0`, isolated subnets that reach
+    AWS through the endpoints alone. An existing VPC is referenced by ID with no lookup at synth.
+    """
 
     def __init__(self, scope: Construct, *, env_config: EnvironmentConfig) -> None:
         super().__init__(
             scope,
             "network",
             env_config=env_config,
-            description=f"MWAA {env_config.environment_name}: VPC, subnets, flow logs, security group",
+            description=f"MWAA {env_config.environment_name}: network, security group, endpoints",
         )
-        removal = RemovalPolicy.RETAIN if env_config.protected else RemovalPolicy.DESTROY
-        self.vpc = ec2.Vpc(
-            self,
-            "Vpc",
-            ip_addresses=ec2.IpAddresses.cidr(env_config.vpc_cidr),
-            max_azs=2,
-            nat_gateways=env_config.nat_gateways,
-            subnet_configuration=[
-                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC),
-                ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            ],
-            restrict_default_security_group=True,
-        )
-        Validations.of(self.vpc).acknowledge(
-            Acknowledgment(
-                id="CloudFormation-Validate::W3010",
-                reason="The two AZs are chosen in config, so synth needs no lookup and subnets never move.",
+        if env_config.vpc_id:
+            self.vpc = ec2.Vpc.from_vpc_attributes(
+                self,
+                "Vpc",
+                vpc_id=env_config.vpc_id,
+                availability_zones=list(env_config.availability_zones),
+                private_subnet_ids=list(env_config.private_subnet_ids),
+                private_subnet_route_table_ids=list(env_config.private_route_table_ids) or None,
             )
-        )
-        flow_log_group = logs.LogGroup(self, "FlowLogs", retention=FLOW_LOG_RETENTION, removal_policy=removal)
-        self.vpc.add_flow_log(
-            "FlowLog",
-            destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
-            traffic_type=ec2.FlowLogTrafficType.ALL,
-        )
+            subnets = self.vpc.private_subnets
+        else:
+            self.vpc = self._new_vpc(env_config)
+            subnets = self.vpc.private_subnets if env_config.nat_gateways else self.vpc.isolated_subnets
 
         self.security_group = ec2.SecurityGroup(
             self,
@@ -57,4 +61,56 @@ class NetworkStack(EnvironmentStack):
         self.security_group.add_ingress_rule(
             self.security_group, ec2.Port.all_traffic(), "MWAA components talk to each other"
         )
-        self.private_subnet_ids = [subnet.subnet_id for subnet in self.vpc.private_subnets]
+        self.private_subnet_ids = [subnet.subnet_id for subnet in subnets]
+        if env_config.endpoints:
+            self._add_endpoints(ec2.SubnetSelection(subnets=subnets))
+
+    def _new_vpc(self, env_config: EnvironmentConfig) -> ec2.Vpc:
+        private = ec2.SubnetType.PRIVATE_WITH_EGRESS if env_config.nat_gateways else ec2.SubnetType.PRIVATE_ISOLATED
+        subnet_groups = [ec2.SubnetConfiguration(name="private", subnet_type=private)]
+        if env_config.nat_gateways:
+            subnet_groups.insert(0, ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC))
+        vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(str(env_config.vpc_cidr)),
+            max_azs=2,
+            nat_gateways=env_config.nat_gateways,
+            subnet_configuration=subnet_groups,
+            restrict_default_security_group=True,
+        )
+        Validations.of(vpc).acknowledge(
+            Acknowledgment(
+                id="CloudFormation-Validate::W3010",
+                reason="The two AZs are chosen in config, so synth needs no lookup and subnets never move.",
+            )
+        )
+        removal = RemovalPolicy.RETAIN if env_config.protected else RemovalPolicy.DESTROY
+        flow_log_group = logs.LogGroup(self, "FlowLogs", retention=FLOW_LOG_RETENTION, removal_policy=removal)
+        vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
+            traffic_type=ec2.FlowLogTrafficType.ALL,
+        )
+        return vpc
+
+    def _add_endpoints(self, subnets: ec2.SubnetSelection) -> None:
+        """Interface endpoints with private DNS, reachable on 443 from the MWAA security group only."""
+        endpoint_group = ec2.SecurityGroup(
+            self,
+            "EndpointSecurityGroup",
+            vpc=self.vpc,
+            description="VPC interface endpoints: HTTPS from the MWAA security group only",
+            allow_all_outbound=False,
+        )
+        endpoint_group.add_ingress_rule(self.security_group, ec2.Port.tcp(443), "MWAA reaches AWS services")
+        for service in INTERFACE_ENDPOINTS:
+            self.vpc.add_interface_endpoint(
+                f"Endpoint-{service}",
+                service=ec2.InterfaceVpcEndpointAwsService(service),
+                private_dns_enabled=True,
+                subnets=subnets,
+                security_groups=[endpoint_group],
+                open=False,
+            )
+        self.vpc.add_gateway_endpoint("S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[subnets])

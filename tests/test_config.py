@@ -147,7 +147,53 @@ def test_config_options_override_our_defaults() -> None:
             "environment 'dev': availability_zones = ['us-east-1a', 'us-east-1b'] is not allowed; must be two "
             "different zones of eu-west-1",
         ),
-        ({"nat_gateways": 0}, "environment 'dev': nat_gateways = 0 is not allowed; must be 1 or 2"),
+        (
+            {"nat_gateways": 0},
+            "environment 'dev': nat_gateways = 0 is not allowed; 0 needs endpoints = true: without NAT or VPC "
+            "endpoints MWAA cannot reach S3",
+        ),
+        ({"nat_gateways": 3}, "environment 'dev': nat_gateways = 3 is not allowed; must be 0, 1 or 2"),
+        (
+            {"endpoint_management": "SHARED"},
+            "environment 'dev': endpoint_management = 'SHARED' is not allowed; must be one of SERVICE, CUSTOMER",
+        ),
+        (
+            {"vpc_cidr": None, "nat_gateways": None, "vpc_id": "vpc-0123456789abcdef0"},
+            "environment 'dev': private_subnet_ids = [] is not allowed; an existing VPC needs exactly two private "
+            "subnet IDs",
+        ),
+        (
+            {
+                "vpc_id": "vpc-0123456789abcdef0",
+                "private_subnet_ids": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+            },
+            "environment 'dev': vpc_cidr = {'vpc_cidr': '10.10.0.0/16', 'nat_gateways': 1} is not allowed; leave out "
+            "vpc_cidr and nat_gateways when vpc_id names an existing VPC",
+        ),
+        (
+            {
+                "vpc_cidr": None,
+                "nat_gateways": None,
+                "vpc_id": "vpc-12",
+                "private_subnet_ids": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+            },
+            "environment 'dev': vpc_id = 'vpc-12' is not allowed; must look like vpc-0123456789abcdef0",
+        ),
+        (
+            {"private_subnet_ids": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]},
+            "environment 'dev': private_subnet_ids = ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'] is not "
+            "allowed; only with vpc_id",
+        ),
+        (
+            {
+                "vpc_cidr": None,
+                "nat_gateways": None,
+                "vpc_id": "vpc-0123456789abcdef0",
+                "private_subnet_ids": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+                "endpoints": True,
+            },
+            "environment 'dev': private_route_table_ids = [] is not allowed; endpoints = true in an existing VPC needs",
+        ),
         (
             {"kms_key": "arn:aws:kms:us-east-1:111111111111:key/0b5e2f1c-3a4d-4e6f-8a9b-0c1d2e3f4a5b"},
             "environment 'dev': kms_key = 'arn:aws:kms:us-east-1:111111111111:key/"
@@ -182,6 +228,30 @@ def test_config_options_override_our_defaults() -> None:
 )
 def test_bad_value_is_named_with_what_is_allowed(changes: dict[str, Any], expected: str) -> None:
     assert only_problem(with_dev(**changes)).startswith(expected)
+
+
+def test_nat_free_with_endpoints_and_an_existing_vpc_are_accepted() -> None:
+    env = parse_config(with_dev(nat_gateways=0, endpoints=True)).environments[0]
+    assert (env.nat_gateways, env.endpoints, env.vpc_id) == (0, True, None)
+    existing = with_dev(
+        vpc_cidr=None,
+        nat_gateways=None,
+        vpc_id="vpc-0123456789abcdef0",
+        private_subnet_ids=["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+    )
+    env = parse_config(existing).environments[0]
+    assert (env.vpc_cidr, env.vpc_id, env.private_subnet_ids) == (
+        None,
+        "vpc-0123456789abcdef0",
+        ("subnet-0123456789abcdef0", "subnet-0123456789abcdef1"),
+    )
+
+
+def test_protected_environments_default_to_a_private_web_server() -> None:
+    data = with_dev(webserver_access_mode=None, protected=True)
+    assert parse_config(data).environments[0].webserver_access_mode == "PRIVATE_ONLY"
+    data = with_dev(webserver_access_mode=None)
+    assert parse_config(data).environments[0].webserver_access_mode == "PUBLIC_ONLY"
 
 
 def test_more_than_25_workers_with_quota_acknowledged() -> None:

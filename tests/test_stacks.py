@@ -71,13 +71,16 @@ def test_security_group_admits_only_itself(stage: str, templates: dict[str, Temp
     groups = {
         k: v
         for k, v in resources(network, "AWS::EC2::SecurityGroup").items()
-        if "MWAA" in v["Properties"]["GroupDescription"]
+        if v["Properties"]["GroupDescription"].startswith("MWAA ")
     }
     [(group_id, group)] = groups.items()
     assert "SecurityGroupIngress" not in group["Properties"]
-    [ingress] = resources(network, "AWS::EC2::SecurityGroupIngress").values()
-    assert ingress["Properties"]["SourceSecurityGroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
-    assert ingress["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+    into_mwaa = [
+        rule["Properties"]
+        for rule in resources(network, "AWS::EC2::SecurityGroupIngress").values()
+        if rule["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+    ]
+    assert [rule["SourceSecurityGroupId"] for rule in into_mwaa] == [{"Fn::GetAtt": [group_id, "GroupId"]}]
     for template in templates.values():
         for rule in resources(template, "AWS::EC2::SecurityGroupIngress").values():
             assert "CidrIp" not in rule["Properties"]
@@ -394,3 +397,42 @@ def test_the_environment_key_encrypts_bucket_environment_and_logs(templates: dic
 def test_without_a_key_the_environment_uses_the_aws_owned_one(templates: dict[str, Template]) -> None:
     assert not resources(templates["dev-storage"], "AWS::KMS::Key")
     assert "KmsKey" not in the_resource(templates["dev-mwaa"], "AWS::MWAA::Environment")["Properties"]
+
+
+def test_endpoints_let_a_private_environment_reach_aws(templates: dict[str, Template]) -> None:
+    network = templates["prod-network"]
+    endpoints = [e["Properties"] for e in resources(network, "AWS::EC2::VPCEndpoint").values()]
+    services = sorted(json.dumps(e["ServiceName"]) for e in endpoints)
+    expected = ["logs", "monitoring", "sqs", "kms", "ecr.api", "ecr.dkr", "airflow.api", "airflow.env", "airflow.ops"]
+    assert sorted(f'"com.amazonaws.eu-west-1.{name}"' for name in expected) == sorted(
+        s for s in services if "s3" not in s
+    )
+    interface = [e for e in endpoints if e.get("VpcEndpointType") == "Interface"]
+    assert len(interface) == 9
+    for endpoint in interface:
+        assert endpoint["PrivateDnsEnabled"] is True
+        assert len(endpoint["SubnetIds"]) == 2
+    [gateway] = [e for e in endpoints if e.get("VpcEndpointType") == "Gateway"]
+    assert "s3" in json.dumps(gateway["ServiceName"])
+    groups = resources(network, "AWS::EC2::SecurityGroup")
+    [endpoint_group] = [k for k, v in groups.items() if "endpoints" in v["Properties"]["GroupDescription"]]
+    [mwaa_group] = [k for k, v in groups.items() if "MWAA mwaa-prod" in v["Properties"]["GroupDescription"]]
+    rules = [
+        r["Properties"]
+        for r in resources(network, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [endpoint_group, "GroupId"]}
+    ]
+    assert rules == [
+        {
+            "Description": "MWAA reaches AWS services",
+            "FromPort": 443,
+            "GroupId": {"Fn::GetAtt": [endpoint_group, "GroupId"]},
+            "IpProtocol": "tcp",
+            "SourceSecurityGroupId": {"Fn::GetAtt": [mwaa_group, "GroupId"]},
+            "ToPort": 443,
+        }
+    ]
+    assert the_resource(templates["prod-mwaa"], "AWS::MWAA::Environment")["Properties"]["WebserverAccessMode"] == (
+        "PRIVATE_ONLY"
+    )
+    assert not resources(templates["dev-network"], "AWS::EC2::VPCEndpoint")
