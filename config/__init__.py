@@ -1,7 +1,7 @@
 """Per-environment configuration: typed, validated, standard library only."""
 
 from config.loader import DEFAULT_CONFIG_PATH, ConfigError, load_config, parse_config
-from config.model import DAGS_PREFIX, LOG_TYPES, EnvironmentConfig, PipelineConfig, ProjectConfig
+from config.model import DAGS_PREFIX, LOG_TYPES, EnvironmentConfig, PipelineConfig, ProjectConfig, StatementConfig
 
 __all__ = [
     "DAGS_PREFIX",
@@ -11,6 +11,7 @@ __all__ = [
     "EnvironmentConfig",
     "PipelineConfig",
     "ProjectConfig",
+    "StatementConfig",
     "load_config",
     "parse_config",
 ]

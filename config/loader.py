@@ -6,17 +6,21 @@ wrong value is fixed in one edit instead of one synth per typo.
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
+import json
 import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from config import rules
-from config.model import LOG_TYPES, EnvironmentConfig, PipelineConfig, ProjectConfig, frozen_mapping
+from config.model import LOG_TYPES, EnvironmentConfig, PipelineConfig, ProjectConfig, StatementConfig, frozen_mapping
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("environments.toml")
+BOUNDARY_PATH = Path(__file__).resolve().parents[1] / "bootstrap" / "permissions-boundary.json"
 
 _REQUIRED = object()
 
@@ -240,6 +244,7 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
             t.problem(
                 "kms_key", kms_key, f"must be a key in the environment's region {region} (MWAA and S3 need it there)"
             )
+    access = _read_role_extensions(t, account)
     t.reject_unknown()
 
     if len(problems) > before:
@@ -260,7 +265,13 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
         max_webservers=max_web,
         webserver_access_mode=access_mode,
         weekly_maintenance_window_start=window,
-        airflow_configuration_options=frozen_mapping({**rules.DEFAULT_AIRFLOW_OPTIONS, **options}),
+        airflow_configuration_options=frozen_mapping(
+            {
+                **rules.DEFAULT_AIRFLOW_OPTIONS,
+                **rules.secrets_backend_options(access["secrets_manager_prefix"]),
+                **options,
+            }
+        ),
         log_levels=frozen_mapping(log_levels),
         **network,
         tags=frozen_mapping(tags),
@@ -269,6 +280,7 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
         allow_replacement=allow_replacement,
         worker_replacement_strategy=strategy,
         kms_key=kms_key,
+        **access,
         log_retention_days=retention,
         alarm_topic=alarm_topic,
         queued_tasks_alarm_threshold=queued_threshold,
@@ -354,6 +366,76 @@ def _read_network(t: _Table, region: str | None) -> dict[str, Any]:
         "private_subnet_ids": (),
         "private_route_table_ids": (),
     }
+
+
+def _read_role_extensions(t: _Table, account: str | None) -> dict[str, Any]:
+    """What DAGs may do beyond the MWAA policy, and who may log in to the UI with which Airflow role."""
+    policies = t.get("execution_role_managed_policies", list, [])
+    if policies is not None and not all(isinstance(p, str) and rules.MANAGED_POLICY_ARN.fullmatch(p) for p in policies):
+        t.problem("execution_role_managed_policies", policies, "must be a list of IAM managed policy ARNs")
+        policies = []
+    statements = []
+    boundary = _boundary_actions()
+    for index, raw in enumerate(t.get("execution_role_statements", list, []) or []):
+        where = f"execution_role_statements[{index}]"
+        if not isinstance(raw, dict) or set(raw) != {"actions", "resources"}:
+            t.problem(where, raw, "must be a table with exactly `actions` and `resources`, both lists of strings")
+            continue
+        actions, resources = raw["actions"], raw["resources"]
+        if not (isinstance(actions, list) and actions and all(isinstance(a, str) for a in actions)):
+            t.problem(f"{where}.actions", actions, "must be a non-empty list of IAM actions")
+            continue
+        for action in actions:
+            if action == "*" or action.endswith(":*") or not rules.IAM_ACTION.fullmatch(action):
+                t.problem(
+                    f"{where}.actions", action, "must be one service action ('s3:GetObject'); no '*' or 'service:*'"
+                )
+            elif not any(fnmatch.fnmatchcase(action, allowed) for allowed in boundary):
+                t.problem(
+                    f"{where}.actions",
+                    action,
+                    "is outside the permissions boundary: add it to bootstrap/permissions-boundary.json and "
+                    "update the policy in the account (scripts/bootstrap.sh environment KEY)",
+                )
+        if not (isinstance(resources, list) and resources and all(isinstance(r, str) and r for r in resources)):
+            t.problem(f"{where}.resources", resources, "must be a non-empty list of ARNs")
+            continue
+        statements.append(StatementConfig(tuple(actions), tuple(resources)))
+    prefix = t.check(
+        "secrets_manager_prefix",
+        t.get("secrets_manager_prefix", str, None),
+        rules.SECRETS_PREFIX.fullmatch,
+        "must be a Secrets Manager name prefix such as airflow (connections under airflow/connections/...)",
+    )
+    web_access: dict[str, tuple[str, ...]] = {}
+    for airflow_role, principals in (t.get("web_access", dict, {}) or {}).items():
+        key = f"web_access.{airflow_role}"
+        if airflow_role not in rules.AIRFLOW_ROLES:
+            t.problem("web_access", airflow_role, "keys must be Airflow roles: " + ", ".join(rules.AIRFLOW_ROLES))
+        elif not isinstance(principals, list) or not all(
+            isinstance(p, str) and rules.PRINCIPAL_ARN.fullmatch(p) for p in principals
+        ):
+            t.problem(key, principals, "must be a list of IAM role, user or account-root ARNs")
+        elif account and any(p.split(":")[4] != account for p in principals):
+            t.problem(key, principals, f"must be principals of the environment's account {account}")
+        else:
+            web_access[airflow_role] = tuple(principals)
+    return {
+        "execution_role_managed_policies": tuple(policies or ()),
+        "execution_role_statements": tuple(statements),
+        "secrets_manager_prefix": prefix,
+        "web_access": MappingProxyType(web_access),
+    }
+
+
+def _boundary_actions() -> list[str]:
+    """The actions the permissions boundary allows: a role can never use more than these."""
+    document = json.loads(BOUNDARY_PATH.read_text())
+    return [a for s in document["Statement"] if s["Effect"] == "Allow" for a in _as_list(s["Action"])]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _id_list(t: _Table, key: str, pattern: re.Pattern[str], example: str) -> list[str] | None:

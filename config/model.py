@@ -11,6 +11,16 @@ from types import MappingProxyType
 
 LOG_TYPES = ("dag_processing", "scheduler", "task", "webserver", "worker")
 DAGS_PREFIX = "dags/"
+
+
+@dataclass(frozen=True)
+class StatementConfig:
+    """An Allow statement added to the execution role for what the DAGs need."""
+
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+
+
 BOOTSTRAP_QUALIFIER = "cdk-hnb659fds"  # `cdk bootstrap`'s default qualifier and role-name prefix
 
 
@@ -57,6 +67,10 @@ class EnvironmentConfig:
     allow_replacement: bool
     worker_replacement_strategy: str
     kms_key: str | None  # None: AWS-owned key; "create": a key of our own; else an existing key's ARN
+    execution_role_managed_policies: tuple[str, ...]
+    execution_role_statements: tuple[StatementConfig, ...]
+    secrets_manager_prefix: str | None
+    web_access: Mapping[str, tuple[str, ...]]  # Airflow role -> principals allowed to log in with it
     log_retention_days: int
     alarm_topic: str | None
     queued_tasks_alarm_threshold: int

@@ -64,11 +64,27 @@ CONNECTION_ARN = re.compile(
     r"arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}"
 )
 KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f-]{36})")
+MANAGED_POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+")
+IAM_ACTION = re.compile(r"[a-z0-9-]+:[A-Za-z0-9]+\*?")
+PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)")
+SECRETS_PREFIX = re.compile(r"[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*")
+AIRFLOW_ROLES = ("Admin", "Op", "User", "Viewer")
 SNS_TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 _BUCKET_CHARS = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def secrets_backend_options(prefix: str | None) -> dict[str, str]:
+    """Airflow options that read connections and variables from Secrets Manager under `prefix/`."""
+    if not prefix:
+        return {}
+    kwargs = f'{{"connections_prefix": "{prefix}/connections", "variables_prefix": "{prefix}/variables"}}'
+    return {
+        "secrets.backend": "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend",
+        "secrets.backend_kwargs": kwargs,
+    }
 
 
 def version_tuple(version: str) -> tuple[int, ...]:

@@ -84,6 +84,8 @@ class ExecutionRole(Construct):
             ),
             self._key_statement(key_arn, partition=partition, region=region, account=account),
         ]
+        self._config_findings: list[tuple[str, str]] = []
+        statements += self._statements_from_config(env_config, partition=partition)
         self.role = iam.Role(
             self,
             "Role",
@@ -93,8 +95,58 @@ class ExecutionRole(Construct):
                 *(iam.PrincipalWithConditions(iam.ServicePrincipal(p), deputy_conditions) for p in SERVICE_PRINCIPALS)
             ),
             inline_policies={"mwaa-execution": iam.PolicyDocument(statements=statements)},
+            managed_policies=[
+                iam.ManagedPolicy.from_managed_policy_arn(self, f"Managed{i}", arn)
+                for i, arn in enumerate(env_config.execution_role_managed_policies)
+            ],
         )
         self._acknowledge_documented_wildcards(bucket_arn)
+        for rule, reason in self._config_findings:
+            acknowledge(self.role, rule, reason)
+
+    def _statements_from_config(self, env_config: EnvironmentConfig, *, partition: str) -> list[iam.PolicyStatement]:
+        """What the DAGs need beyond MWAA's own policy: config statements and the secrets backend."""
+        reason = (
+            "Declared for the DAGs in config/environments.toml (execution_role_statements), reviewed with the "
+            "commit that added it; config validation refuses '*' and 'service:*' actions."
+        )
+        statements = []
+        for index, extra in enumerate(env_config.execution_role_statements):
+            statements.append(
+                iam.PolicyStatement(
+                    sid=f"FromConfig{index}", actions=list(extra.actions), resources=list(extra.resources)
+                )
+            )
+            for finding in [f"Action::{a}" for a in extra.actions if "*" in a] + [
+                f"Resource::{r}" for r in extra.resources if "*" in r
+            ]:
+                self._config_findings.append((f"IAM5[{finding}]", reason))
+        for arn in env_config.execution_role_managed_policies:
+            if ":iam::aws:policy/" in arn:
+                self._config_findings.append(
+                    (
+                        f"IAM4[Policy::{arn}]",
+                        "An AWS managed policy the DAGs' owners chose in config (execution_role_managed_policies); "
+                        "the permissions boundary still caps it.",
+                    )
+                )
+        prefix = env_config.secrets_manager_prefix
+        if prefix:
+            secrets = f"arn:{partition}:secretsmanager:{env_config.region}:{env_config.account}:secret:{prefix}/*"
+            statements.append(
+                iam.PolicyStatement(
+                    sid="SecretsBackend",
+                    actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                    resources=[secrets],
+                )
+            )
+            self._config_findings.append(
+                (
+                    f"IAM5[Resource::{secrets}]",
+                    f"Airflow's Secrets Manager backend reads connections and variables stored under {prefix}/ only.",
+                )
+            )
+        return statements
 
     @staticmethod
     def _key_statement(key_arn: str | None, *, partition: str, region: str, account: str) -> iam.PolicyStatement:

@@ -13,6 +13,7 @@ from stages.monitoring import EnvironmentMonitoring
 from stages.network import NetworkStack
 from stages.status_reader_role import StatusReaderRole
 from stages.storage import StorageStack
+from stages.web_access import WebAccess
 
 
 class MwaaStack(EnvironmentStack):
@@ -82,6 +83,8 @@ class MwaaStack(EnvironmentStack):
             ),
         )
 
+        if env_config.web_access:
+            WebAccess(self, "WebAccess", env_config=env_config)
         retention = MwaaLogRetention(self, "LogRetention", env_config=env_config)
         retention.node.add_dependency(self.airflow_environment)
         if env_config.alarm_topic:

@@ -207,6 +207,44 @@ def test_config_options_override_our_defaults() -> None:
         ({"log_retention_days": 10}, "environment 'dev': log_retention_days = 10 is not allowed; must be a period"),
         ({"alarm_topic": "bad topic"}, "environment 'dev': alarm_topic = 'bad topic' is not allowed; must be an SNS"),
         (
+            {"execution_role_statements": [{"actions": ["s3:*"], "resources": ["arn:aws:s3:::b/*"]}]},
+            "environment 'dev': execution_role_statements[0].actions = 's3:*' is not allowed; must be one service "
+            "action ('s3:GetObject'); no '*' or 'service:*'",
+        ),
+        (
+            {"execution_role_statements": [{"actions": ["*"], "resources": ["*"]}]},
+            "environment 'dev': execution_role_statements[0].actions = '*' is not allowed; must be one service action",
+        ),
+        (
+            {"execution_role_statements": [{"actions": ["glue:StartJobRun"], "resources": ["arn:aws:glue:*"]}]},
+            "environment 'dev': execution_role_statements[0].actions = 'glue:StartJobRun' is not allowed; is outside "
+            "the permissions boundary: add it to bootstrap/permissions-boundary.json",
+        ),
+        (
+            {"execution_role_statements": [{"actions": ["s3:GetObject"], "resource": ["arn:aws:s3:::b/*"]}]},
+            "environment 'dev': execution_role_statements[0] = {'actions': ['s3:GetObject'], 'resource': "
+            "['arn:aws:s3:::b/*']} is not allowed; must be a table with exactly `actions` and `resources`",
+        ),
+        (
+            {"execution_role_managed_policies": ["AmazonAthenaFullAccess"]},
+            "environment 'dev': execution_role_managed_policies = ['AmazonAthenaFullAccess'] is not allowed; must be "
+            "a list of IAM managed policy ARNs",
+        ),
+        (
+            {"web_access": {"Superuser": []}},
+            "environment 'dev': web_access = 'Superuser' is not allowed; keys must be Airflow roles: Admin, Op, User, "
+            "Viewer",
+        ),
+        (
+            {"web_access": {"Admin": ["arn:aws:iam::222222222222:role/Admins"]}},
+            "environment 'dev': web_access.Admin = ['arn:aws:iam::222222222222:role/Admins'] is not allowed; must be "
+            "principals of the environment's account 111111111111",
+        ),
+        (
+            {"secrets_manager_prefix": "airflow/*"},
+            "environment 'dev': secrets_manager_prefix = 'airflow/*' is not allowed; must be a Secrets Manager name",
+        ),
+        (
             {"airflow_configuration_options": {"Core.Load": "x"}},
             "environment 'dev': airflow_configuration_options = 'Core.Load' is not allowed; keys must be "
             "'section.option'",

@@ -153,6 +153,15 @@ def test_environment_takes_every_field_from_config(
     assert props["AirflowConfigurationOptions"] == {
         "core.load_examples": "False",
         "core.default_task_retries": {"dev": "1", "prod": "2"}[stage],
+        **(
+            {
+                "secrets.backend": "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend",
+                "secrets.backend_kwargs": '{"connections_prefix": "airflow/connections", '
+                '"variables_prefix": "airflow/variables"}',
+            }
+            if stage == "prod"
+            else {}
+        ),
     }
     logging = props["LoggingConfiguration"]
     assert logging == {
