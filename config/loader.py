@@ -20,7 +20,8 @@ from config import rules
 from config.model import LOG_TYPES, EnvironmentConfig, PipelineConfig, ProjectConfig, StatementConfig, frozen_mapping
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("environments.toml")
-BOUNDARY_PATH = Path(__file__).resolve().parents[1] / "bootstrap" / "permissions-boundary.json"
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+BOUNDARY_PATH = REPOSITORY_ROOT / "bootstrap" / "permissions-boundary.json"
 
 _REQUIRED = object()
 
@@ -245,6 +246,9 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
                 "kms_key", kms_key, f"must be a key in the environment's region {region} (MWAA and S3 need it there)"
             )
     access = _read_role_extensions(t, account)
+    files_dir = REPOSITORY_ROOT / t.get("files_dir", str, f"mwaa/{stage}")
+    if t.has("files_dir") and not files_dir.is_dir():
+        t.problem("files_dir", t.raw("files_dir"), "must be a folder of this repository (relative to its top)")
     t.reject_unknown()
 
     if len(problems) > before:
@@ -281,6 +285,7 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
         worker_replacement_strategy=strategy,
         kms_key=kms_key,
         **access,
+        files_dir=files_dir,
         log_retention_days=retention,
         alarm_topic=alarm_topic,
         queued_tasks_alarm_threshold=queued_threshold,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 
 LOG_TYPES = ("dag_processing", "scheduler", "task", "webserver", "worker")
@@ -71,6 +72,7 @@ class EnvironmentConfig:
     execution_role_statements: tuple[StatementConfig, ...]
     secrets_manager_prefix: str | None
     web_access: Mapping[str, tuple[str, ...]]  # Airflow role -> principals allowed to log in with it
+    files_dir: Path  # requirements.txt, plugins/ and startup.sh for this environment, each optional
     log_retention_days: int
     alarm_topic: str | None
     queued_tasks_alarm_threshold: int

@@ -23,6 +23,7 @@ import glob
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -134,27 +135,73 @@ def find_mwaa_python() -> str:
     )
 
 
-def airflow_python(version: str) -> Path:
-    """The venv's interpreter for `version`, installed from the committed pins when they changed."""
-    pins = REQUIREMENTS / f"airflow-{version}.txt"
-    if not pins.is_file():
-        raise CheckSetupError(f"no pinned requirements for Airflow {version}: expected {pins.relative_to(ROOT)}")
-    venv = Path(os.environ.get("DAGCHECK_VENV_ROOT", ROOT)) / f".venv-airflow-{version}"
-    stamp = venv / ".installed"
-    digest = hashlib.sha256(pins.read_bytes()).hexdigest()
-    python = venv / "bin" / "python"
-    if stamp.is_file() and stamp.read_text() == digest and python.exists():
-        return python
-    print(f"Installing Airflow {version} into {venv.name} (once per version; about a minute) ...", file=sys.stderr)
-    subprocess.run([find_mwaa_python(), "-m", "venv", "--clear", str(venv)], check=True)
-    install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(pins)],
+@dataclass(frozen=True)
+class CheckTarget:
+    """One Airflow version and one environment requirements file (or none): one venv to parse with."""
+
+    version: str
+    requirements: Path | None
+    stages: tuple[str, ...]
+
+
+def shown(path: Path) -> str:
+    """A path as a user finds it: relative to the repository when inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+class RequirementsConflict(Exception):
+    """An environment's requirements.txt does not install against the Airflow pins (MWAA would fail too)."""
+
+
+def _pip_install(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", *args],
         capture_output=True,
         text=True,
         check=False,
     )
-    if install.returncode != 0:
-        raise CheckSetupError(f"installing {pins.name} failed:\n{install.stdout}{install.stderr}")
+
+
+def airflow_python(target: CheckTarget) -> Path:
+    """The interpreter of the target's venv: the pins for its version, then its requirements against them.
+
+    Reinstalled only when the pins or the requirements change (a stamp holds their hash).
+    """
+    pins = REQUIREMENTS / f"airflow-{target.version}.txt"
+    if not pins.is_file():
+        raise CheckSetupError(f"no pinned requirements for Airflow {target.version}: expected {pins.relative_to(ROOT)}")
+    extra = target.requirements.read_bytes() if target.requirements else b""
+    digest = hashlib.sha256(pins.read_bytes() + b"\0" + extra).hexdigest()
+    root = Path(os.environ.get("DAGCHECK_VENV_ROOT", ROOT))
+    base = root / f".venv-airflow-{target.version}"
+    venv = base if not extra else root / f".venv-airflow-{target.version}-{digest[:12]}"
+    python = venv / "bin" / "python"
+    stamp = venv / ".installed"
+    if stamp.is_file() and stamp.read_text() == digest and python.exists():
+        return python
+    if venv == base:
+        print(
+            f"Installing Airflow {target.version} into {venv.name} (once per version; about a minute) ...",
+            file=sys.stderr,
+        )
+        subprocess.run([find_mwaa_python(), "-m", "venv", "--clear", str(venv)], check=True)
+        install = _pip_install(python, "-r", str(pins))
+        if install.returncode != 0:
+            raise CheckSetupError(f"installing {pins.name} failed:\n{install.stdout}{install.stderr}")
+    else:
+        # Start from the plain venv of this version instead of installing Airflow again.
+        base_python = airflow_python(CheckTarget(target.version, None, target.stages))
+        shutil.rmtree(venv, ignore_errors=True)
+        shutil.copytree(base_python.parents[1], venv, symlinks=True)
+        assert target.requirements is not None
+        install = _pip_install(python, "-r", str(target.requirements), "-c", str(pins))
+        if install.returncode != 0:
+            shutil.rmtree(venv, ignore_errors=True)
+            raise RequirementsConflict(
+                f"{shown(target.requirements)} does not install against the pins of Airflow "
+                f"{target.version} ({pins.relative_to(ROOT)}); MWAA would fail the same way:\n"
+                + _indent((install.stderr or install.stdout)[-3000:])
+            )
     stamp.write_text(digest)
     return python
 
@@ -175,25 +222,35 @@ def probe(python: Path, source: Path) -> dict[str, Any]:
         return report
 
 
-def versions_to_check(environments: list[str] | None) -> dict[str, list[str]]:
-    """Airflow version -> the environments running it, from config: one source of truth."""
+def targets_to_check(environments: list[str] | None) -> list[CheckTarget]:
+    """What to parse with, from config (one source of truth): each Airflow version, with each
+    environment's requirements.txt (mwaa/<env>/) installed against its pins."""
     from config import load_config
 
     project = load_config(os.environ.get("MWAA_CONFIG"))
     selected = [project.environment(e) for e in environments] if environments else list(project.environments)
-    versions: dict[str, list[str]] = defaultdict(list)
+    groups: dict[tuple[str, bytes], list[str]] = defaultdict(list)
+    files: dict[tuple[str, bytes], Path | None] = {}
     for env in selected:
-        versions[env.airflow_version].append(env.stage)
-    return dict(versions)
+        requirements = env.files_dir / "requirements.txt"
+        present = requirements if requirements.is_file() else None
+        key = (env.airflow_version, present.read_bytes() if present else b"")
+        groups[key].append(env.stage)
+        files.setdefault(key, present)
+    return [
+        CheckTarget(version, files[(version, content)], tuple(stages)) for (version, content), stages in groups.items()
+    ]
 
 
-def print_report(version: str, stages: list[str], report: dict[str, Any], problems: list[Problem]) -> None:
+def print_report(target: CheckTarget, report: dict[str, Any], problems: list[Problem]) -> None:
     python = report["python"]
     note = "" if python.startswith("3.12.") else " -- MWAA runs Python 3.12"
     print(
         f"Airflow {report['airflow']} (Amazon provider {report['amazon_provider']}) on Python {python}{note}, "
-        f"for {', '.join(stages)}"
+        f"for {', '.join(target.stages)}"
     )
+    if target.requirements:
+        print(f"with {shown(target.requirements)} installed against the pins")
     print("Parse time per file, slowest first:")
     for file in sorted(report["files"], key=lambda f: f["seconds"], reverse=True):
         print(f"  {file['seconds']:7.3f} s  {file['path']}")
@@ -211,12 +268,17 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"error: DAG folder {args.source} does not exist", file=sys.stderr)
         return 2
     try:
-        versions = versions_to_check(args.environment)
         failed = False
-        for version, stages in versions.items():
-            report = probe(airflow_python(version), args.source)
+        for target in targets_to_check(args.environment):
+            try:
+                python = airflow_python(target)
+            except RequirementsConflict as conflict:
+                print(f"FAIL {conflict}\n")
+                failed = True
+                continue
+            report = probe(python, args.source)
             problems = evaluate(report, args.parse_budget)
-            print_report(version, stages, report, problems)
+            print_report(target, report, problems)
             failed = failed or bool(problems)
     except (CheckSetupError, ConfigError, KeyError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -10,6 +10,7 @@ from stages.environment_stack import EnvironmentStack
 from stages.execution_role import ExecutionRole
 from stages.log_retention import MwaaLogRetention
 from stages.monitoring import EnvironmentMonitoring
+from stages.mwaa_files import MwaaFiles
 from stages.network import NetworkStack
 from stages.status_reader_role import StatusReaderRole
 from stages.storage import StorageStack
@@ -46,6 +47,7 @@ class MwaaStack(EnvironmentStack):
         )
 
         levels = env_config.log_levels
+        files = MwaaFiles(self, "Files", folder=env_config.files_dir, bucket=storage.bucket, encryption_key=storage.key)
 
         def log_config(log_type: str) -> mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty:
             return mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty(enabled=True, log_level=levels[log_type])
@@ -73,6 +75,12 @@ class MwaaStack(EnvironmentStack):
             weekly_maintenance_window_start=env_config.weekly_maintenance_window_start,
             worker_replacement_strategy=env_config.worker_replacement_strategy,
             endpoint_management=env_config.endpoint_management,
+            requirements_s3_path=files.requirements.key if files.requirements else None,
+            requirements_s3_object_version=files.requirements.version if files.requirements else None,
+            plugins_s3_path=files.plugins.key if files.plugins else None,
+            plugins_s3_object_version=files.plugins.version if files.plugins else None,
+            startup_script_s3_path=files.startup_script.key if files.startup_script else None,
+            startup_script_s3_object_version=files.startup_script.version if files.startup_script else None,
             airflow_configuration_options=dict(env_config.airflow_configuration_options),
             logging_configuration=mwaa.CfnEnvironment.LoggingConfigurationProperty(
                 dag_processing_logs=log_config("dag_processing"),

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from config import DEFAULT_CONFIG_PATH
-from dagtools.check import evaluate, versions_to_check
+from dagtools.check import evaluate, targets_to_check
 from dagtools.cli import main
 from tests.conftest import ROOT
 
@@ -82,8 +82,9 @@ def test_each_airflow_version_in_config_is_checked(tmp_path: Path, monkeypatch: 
     prod_at = text.index("[environments.prod]")
     config.write_text(text[:prod_at] + text[prod_at:].replace('airflow_version = "3.0.6"', 'airflow_version = "3.2.1"'))
     monkeypatch.setenv("MWAA_CONFIG", str(config))
-    assert versions_to_check(None) == {"3.0.6": ["dev"], "3.2.1": ["prod"]}
-    assert versions_to_check(["prod"]) == {"3.2.1": ["prod"]}
+    targets = [(t.version, t.requirements, t.stages) for t in targets_to_check(None)]
+    assert targets == [("3.0.6", None, ("dev",)), ("3.2.1", ROOT / "mwaa" / "prod" / "requirements.txt", ("prod",))]
+    assert [t.stages for t in targets_to_check(["prod"])] == [("prod",)]
 
 
 def test_every_offered_airflow_version_has_committed_pins() -> None:
@@ -99,8 +100,9 @@ def test_sample_dags_pass_with_the_configured_airflow(capsys: pytest.CaptureFixt
     assert main(["check", "--source", str(ROOT / "dags")]) == 0
     out = capsys.readouterr().out
     assert "Airflow 3.0.6 (Amazon provider 9.12.0) on Python 3.12." in out
-    assert "for dev, prod" in out
-    assert "3 file(s), 3 DAG(s): OK" in out
+    assert out.count("3 file(s), 3 DAG(s): OK") == 2  # dev, and prod with its requirements.txt
+    assert "for dev\n" in out
+    assert "for prod\nwith mwaa/prod/requirements.txt installed against the pins" in out
     assert out.index("Parse time per file, slowest first:") < out.index("daily_orders_summary.py")
 
 
@@ -137,3 +139,24 @@ def test_airflow_2_idioms_fail_the_lint_before_any_parse() -> None:
     assert result.returncode == 1
     assert "AIR301 [*] `schedule_interval` is removed in Airflow 3.0" in result.stdout
     assert "Parse time per file" not in result.stdout
+
+
+@pytest.mark.airflow
+def test_requirements_that_conflict_with_the_pins_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "requirements.txt").write_text("tenacity==8.0.0\n")
+    config = tmp_path / "environments.toml"
+    config.write_text(
+        DEFAULT_CONFIG_PATH.read_text().replace(
+            "log_retention_days = 30\n", f'log_retention_days = 30\nfiles_dir = "{files}"\n', 1
+        )
+    )
+    monkeypatch.setenv("MWAA_CONFIG", str(config))
+    monkeypatch.setenv("DAGCHECK_VENV_ROOT", str(ROOT))
+    assert main(["check", "--source", str(ROOT / "dags"), "--environment", "dev"]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL {files / 'requirements.txt'} does not install against the pins of Airflow 3.0.6" in out
+    assert "tenacity" in out and "Parse time per file" not in out
