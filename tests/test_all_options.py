@@ -134,3 +134,16 @@ def test_web_login_policies_and_roles_per_airflow_role(templates: dict[str, Temp
         "arn:aws:iam::333333333333:role/Analysts",
         "arn:aws:iam::333333333333:role/Auditors",
     ]
+
+
+def test_files_are_uploaded_with_their_versions(templates: dict[str, Template]) -> None:
+    environment = resources(templates["shared-mwaa"], "AWS::MWAA::Environment")[0]["Properties"]
+    assert (environment["RequirementsS3Path"], environment["PluginsS3Path"], environment["StartupScriptS3Path"]) == (
+        "requirements.txt",
+        "plugins.zip",
+        "startup.sh",
+    )
+    # The copy into a bucket encrypted with an existing key may use that key, and only it.
+    assert "arn:aws:kms:eu-central-1:333333333333:key/0b5e2f1c" in json.dumps(
+        resources(templates["shared-mwaa"], "AWS::IAM::Policy")
+    )
