@@ -65,20 +65,13 @@ def _target_from_config(args: argparse.Namespace) -> None:
 
 def s3_client(args: argparse.Namespace) -> Any:
     """A client honouring the standard AWS settings (profile, region, AWS_ENDPOINT_URL_S3, retry mode)."""
-    import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
-    if args.role_arn:
-        credentials = session.client("sts").assume_role(RoleArn=args.role_arn, RoleSessionName="dagtools-sync")[
-            "Credentials"
-        ]
-        session = boto3.session.Session(
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-            region_name=session.region_name,
-        )
+    from dagtools.aws import session_for
+
+    session = session_for(
+        role_arn=args.role_arn, region=args.region, profile=args.profile, session_name="dagtools-sync"
+    )
     config = Config(
         retries={
             "mode": os.environ.get("AWS_RETRY_MODE", "standard"),

@@ -46,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval-seconds", type=float, default=30)
     args = parser.parse_args(argv)
 
-    from deploytools.aws import client_for
+    from dagtools.aws import session_for
 
-    mwaa = client_for("mwaa", role_arn=args.role_arn, region=args.region, session_name="environment-status")
+    mwaa = session_for(role_arn=args.role_arn, region=args.region, session_name="environment-status").client("mwaa")
 
     def get_status() -> tuple[str, str]:
         environment = mwaa.get_environment(Name=args.name)["Environment"]

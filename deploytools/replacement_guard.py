@@ -115,9 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-replacement", action="store_true")
     args = parser.parse_args(argv)
 
-    from deploytools.aws import client_for
+    from dagtools.aws import session_for
 
-    client = client_for("cloudformation", role_arn=args.role_arn, region=args.region, session_name="replacement-guard")
+    client = session_for(role_arn=args.role_arn, region=args.region, session_name="replacement-guard").client(
+        "cloudformation"
+    )
     passes, message = evaluate(
         change_set_pages(client, args.stack_name, args.change_set_name), allow_replacement=args.allow_replacement
     )

@@ -156,3 +156,41 @@ def test_waits_for_available(statuses: list[str], expected: tuple[bool, str]) ->
         lambda: (next(remaining), "bad subnet"), timeout=120, interval=30, sleep=clock.sleep, clock=clock
     )
     assert result == expected
+
+
+def test_the_guard_reads_a_real_change_set_through_an_assumed_role(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """End to end over HTTP against moto (which models additions, not replacements)."""
+    import json
+
+    import boto3
+
+    from deploytools.replacement_guard import main
+    from tests.s3server import S3Server, client_environment
+
+    with S3Server() as server:
+        for name, value in {**client_environment(server.url), "AWS_ENDPOINT_URL": server.url}.items():
+            monkeypatch.setenv(name, value)
+        cloudformation = boto3.client("cloudformation")
+        bucket = {"B": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "guarded-bucket"}}}
+        cloudformation.create_stack(StackName="dev-storage", TemplateBody=json.dumps({"Resources": bucket}))
+        topic = {"T": {"Type": "AWS::SNS::Topic"}}
+        cloudformation.create_change_set(
+            StackName="dev-storage",
+            ChangeSetName="PipelineChange",
+            TemplateBody=json.dumps({"Resources": {**bucket, **topic}}),
+        )
+        code = main(
+            [
+                "--stack-name",
+                "dev-storage",
+                "--role-arn",
+                "arn:aws:iam::123456789012:role/cdk-hnb659fds-deploy-role-123456789012-eu-west-1",
+                "--region",
+                "eu-west-1",
+            ]
+        )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("dev-storage: ") and out.endswith("none replaces or removes data-holding resources\n")

@@ -1,0 +1,23 @@
+"""A boto3 session from the standard AWS settings, through an assumed role when one is given.
+
+Shared by the DAG sync and the pipeline's other CodeBuild steps (deploytools/).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def session_for(*, role_arn: str | None, region: str | None, session_name: str, profile: str | None = None) -> Any:
+    import boto3
+
+    session = boto3.session.Session(profile_name=profile, region_name=region)
+    if not role_arn:
+        return session
+    credentials = session.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=session.region_name,
+    )
