@@ -307,3 +307,32 @@ def test_an_empty_prefix_is_refused(bucket: str, tmp_path: Path, capsys: pytest.
     capsys.readouterr()
     assert main(["sync", "--source", str(tmp_path), "--bucket", bucket, "--prefix", "/"]) == 2
     assert "refusing to sync the whole bucket" in capsys.readouterr().err
+
+
+def test_deletes_go_in_batches_of_a_thousand(s3: Any, bucket: str, server: S3Server, tmp_path: Path) -> None:
+    local = write_dags(tmp_path, 1205)
+    assert sync(bucket, tmp_path, "--concurrency", "32") == 0
+    for name in sorted(local)[:1203]:
+        (tmp_path / name).unlink()
+    server.layer.reset_counts()
+    assert sync(bucket, tmp_path, "--allow-mass-delete") == 0
+    assert server.layer.counts["DELETE"] == 2
+    assert sorted(dags_in_bucket(s3, bucket)) == sorted(local)[1203:]
+
+
+def test_the_codebuild_tools_never_import_the_cdk() -> None:
+    """dagtools and deploytools run in CodeBuild with boto3 alone."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import sys, dagtools.cli, dagtools.sync, dagtools.check, dagtools.aws, "
+        "deploytools.replacement_guard, deploytools.environment_status; "
+        "dagtools.cli.build_parser(); "
+        "forbidden = ('aws_cdk', 'constructs', 'jsii', 'stages', 'pipeline'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in forbidden))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
