@@ -115,8 +115,9 @@ def _indent(text: str) -> str:
 
 
 def find_mwaa_python() -> str:
-    """An interpreter of the Python MWAA runs: DAGCHECK_PYTHON, python3.12 on PATH, or a pyenv 3.12."""
-    candidates = [os.environ.get("DAGCHECK_PYTHON"), "python3.12"]
+    """An interpreter of the Python MWAA runs: DAGCHECK_PYTHON, this one (CodeBuild's is 3.12),
+    python3.12 on PATH, or a pyenv 3.12."""
+    candidates = [os.environ.get("DAGCHECK_PYTHON"), sys.executable, "python3.12"]
     candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12.*/bin/python3.12")), reverse=True)
     for candidate in filter(None, candidates):
         try:

@@ -21,21 +21,37 @@ def assume(*role_arns: str) -> iam.PolicyStatement:
     return iam.PolicyStatement(actions=["sts:AssumeRole"], resources=list(role_arns))
 
 
+def tool_step(
+    step_id: str,
+    *,
+    source: pipelines.IFileSetProducer,
+    command: str,
+    role: iam.IRole | None = None,
+    statements: list[iam.PolicyStatement] | None = None,
+) -> pipelines.CodeBuildStep:
+    """A step that runs one of our boto3-only tools (dagtools, deploytools) from the source."""
+    return pipelines.CodeBuildStep(
+        step_id,
+        input=source,
+        role=role,
+        install_commands=[INSTALL_TOOLS],
+        commands=[command],
+        role_policy_statements=statements,
+    )
+
+
 def seed_dags_step(
     *, env_config: EnvironmentConfig, source: pipelines.IFileSetProducer, role: iam.IRole
 ) -> pipelines.CodeBuildStep:
     """Before the environment exists, put DAGs in its bucket; afterwards only the DAG pipeline writes dags/."""
-    return pipelines.CodeBuildStep(
+    return tool_step(
         f"SeedDags-{env_config.stage}",
-        input=source,
+        source=source,
         role=role,
-        install_commands=[INSTALL_TOOLS],
-        commands=[
-            "python -m dagtools sync --seed-only --source dags"
-            f" --bucket {env_config.bucket_name} --prefix {DAGS_PREFIX}"
-            f" --role-arn {env_config.dag_sync_role_arn}"
-            f" --expected-bucket-owner {env_config.account} --region {env_config.region}"
-        ],
+        command="python -m dagtools sync --seed-only --source dags"
+        f" --bucket {env_config.bucket_name} --prefix {DAGS_PREFIX}"
+        f" --role-arn {env_config.dag_sync_role_arn}"
+        f" --expected-bucket-owner {env_config.account} --region {env_config.region}",
     )
 
 
@@ -43,31 +59,25 @@ def replacement_guard_step(
     *, env_config: EnvironmentConfig, stack_name: str, source: pipelines.IFileSetProducer
 ) -> pipelines.CodeBuildStep:
     allow = " --allow-replacement" if env_config.allow_replacement else ""
-    return pipelines.CodeBuildStep(
+    deploy_role = env_config.bootstrap_role_arn("deploy")
+    return tool_step(
         f"ReplacementGuard-{stack_name}",
-        input=source,
-        install_commands=[INSTALL_TOOLS],
-        commands=[
-            f"python -m deploytools.replacement_guard --stack-name {stack_name}"
-            f" --change-set-name {CHANGE_SET_NAME} --role-arn {env_config.bootstrap_role_arn('deploy')}"
-            f" --region {env_config.region}{allow}"
-        ],
-        role_policy_statements=[assume(env_config.bootstrap_role_arn("deploy"))],
+        source=source,
+        command=f"python -m deploytools.replacement_guard --stack-name {stack_name}"
+        f" --change-set-name {CHANGE_SET_NAME} --role-arn {deploy_role} --region {env_config.region}{allow}",
+        statements=[assume(deploy_role)],
     )
 
 
 def environment_status_step(
     *, env_config: EnvironmentConfig, source: pipelines.IFileSetProducer, role: iam.IRole
 ) -> pipelines.CodeBuildStep:
-    return pipelines.CodeBuildStep(
+    return tool_step(
         f"CheckAvailable-{env_config.stage}",
-        input=source,
+        source=source,
         role=role,
-        install_commands=[INSTALL_TOOLS],
-        commands=[
-            f"python -m deploytools.environment_status --name {env_config.environment_name}"
-            f" --role-arn {env_config.status_reader_role_arn} --region {env_config.region}"
-        ],
+        command=f"python -m deploytools.environment_status --name {env_config.environment_name}"
+        f" --role-arn {env_config.status_reader_role_arn} --region {env_config.region}",
     )
 
 
