@@ -87,13 +87,18 @@ class DeliveryPipelineStack(Stack):
         )
         for stage in stages:
             env = stage.env_config
+            # The diff answers the approval, so both run side by side (the approval must be waiting
+            # for the diff to approve it); a promotion, where config asks for one, comes after both.
             pre = security_approval_steps(
                 self, env_config=env, pipeline_config=config, synth_output=synth, versions=versions
             )
             if env.approval:
-                pre.append(
-                    pipelines.ManualApprovalStep(f"Promote-{env.stage}", comment=f"Deploy this commit to {env.stage}?")
+                promote = pipelines.ManualApprovalStep(
+                    f"Promote-{env.stage}", comment=f"Deploy this commit to {env.stage}?"
                 )
+                for step in pre:
+                    promote.add_step_dependency(step)
+                pre.append(promote)
             stack_steps = [
                 pipelines.StackSteps(
                     stack=stack,
@@ -111,7 +116,7 @@ class DeliveryPipelineStack(Stack):
                     post=[environment_status_step(env_config=env, source=source, role=status_role)],
                 )
             )
-            self.pipeline.add_stage(stage, pre=pipelines.Step.sequence(pre), stack_steps=stack_steps)
+            self.pipeline.add_stage(stage, pre=pre, stack_steps=stack_steps)
 
         self.pipeline.build_pipeline()
         # Commits that touch only dags/ go through the DAG pipeline; any other file starts this one.

@@ -91,7 +91,8 @@ def security_approval_steps(
 ) -> list[pipelines.Step]:
     """A security diff that approves by itself when nothing widened, and the approval it answers.
 
-    Replaces CDK's ConfirmPermissionsBroadening, which installs an unpinned CLI with `npm install -g`.
+    They run in parallel: the approval is waiting by the time the diff asks for its token. This
+    replaces CDK's ConfirmPermissionsBroadening, which installs an unpinned CLI with `npm install -g`.
     """
     approval_name = f"ConfirmSecurityChanges-{env_config.stage}"
     approval = pipelines.ManualApprovalStep(
