@@ -113,7 +113,7 @@ def security_approval_steps(
             f" aws codepipeline put-approval-result --pipeline-name {pipeline_config.name}"
             f" --stage-name {env_config.stage} --action-name {approval_name}"
             ' --result "summary=No widened permissions,status=Approved" --token "$token";'
-            " else echo 'Permissions widen: waiting for a person to approve.'; fi"
+            " else echo 'Permissions widen, or the diff could not run (see above): waiting for a person.'; fi"
         ],
         role_policy_statements=[
             assume(env_config.bootstrap_role_arn("lookup")),

@@ -59,3 +59,37 @@ def test_the_boundary_allows_everything_the_environment_roles_need(templates: di
                             needed.update(as_list(statement["Action"]))
     missing = sorted(a for a in needed if not any(fnmatch.fnmatchcase(a, pattern) for pattern in allowed))
     assert missing == []
+
+
+# The service whose API CloudFormation calls for each resource type the environment stacks use.
+SERVICE_OF = {
+    "AWS::CloudWatch": "cloudwatch",
+    "AWS::EC2": "ec2",
+    "AWS::IAM": "iam",
+    "AWS::KMS": "kms",
+    "AWS::Lambda": "lambda",
+    "AWS::Logs": "logs",
+    "AWS::MWAA": "airflow",
+    "AWS::S3": "s3",
+    "AWS::SNS": "sns",
+    "Custom": "lambda",
+}
+
+
+def test_cloudformation_may_manage_every_resource_type_the_stacks_use(templates: dict[str, dict[str, Any]]) -> None:
+    granted = {
+        a.split(":")[0]
+        for s in policy("cfn-execution-policy.json")
+        if s["Effect"] == "Allow"
+        for a in as_list(s["Action"])
+    }
+    types = {
+        r["Type"]
+        for name, template in templates.items()
+        if not name.endswith("-pipeline")
+        for r in template["Resources"].values()
+    }
+    prefixes = {t if t.startswith("Custom::") else t.rsplit("::", 1)[0] for t in types}
+    prefixes = {"Custom" if p.startswith("Custom::") else p for p in prefixes}
+    assert prefixes <= set(SERVICE_OF), prefixes - set(SERVICE_OF)
+    assert {SERVICE_OF[p] for p in prefixes} <= granted
