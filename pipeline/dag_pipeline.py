@@ -15,6 +15,7 @@ from aws_cdk import (
     aws_codepipeline_actions as actions,
     aws_iam as iam,
     aws_kms as kms,
+    aws_logs as logs,
     aws_s3 as s3,
 )
 from constructs import Construct
@@ -26,7 +27,9 @@ DAG_PATHS = [f"{DAGS_PREFIX}**"]
 
 
 class DagPipeline(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, project: ProjectConfig) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, project: ProjectConfig, build_logs: logs.ILogGroup
+    ) -> None:
         super().__init__(scope, construct_id)
         config = project.pipeline
         self.artifact_key = key = kms.Key(
@@ -60,6 +63,7 @@ class DagPipeline(Construct):
             connection_arn=config.connection_arn,
             output=source_output,
         )
+        self.build_logs = build_logs
         validate = self._project("Validate", key, step="validate")
         sync_role = iam.Role(
             self,
@@ -144,4 +148,5 @@ class DagPipeline(Construct):
             environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0),
             environment_variables={"DAG_STEP": codebuild.BuildEnvironmentVariable(value=step)},
             timeout=Duration.minutes(30),
+            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.build_logs)),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import (
+    ArnFormat,
     Environment,
     Stack,
     aws_codebuild as codebuild,
@@ -10,6 +11,7 @@ from aws_cdk import (
     aws_codestarnotifications as notifications,
     aws_iam as iam,
     aws_kms as kms,
+    aws_logs as logs,
     aws_sns as sns,
     pipelines,
 )
@@ -52,6 +54,7 @@ class DeliveryPipelineStack(Stack):
             description="MWAA delivery: the main (infrastructure) pipeline and the DAG-only pipeline",
             termination_protection=True,
         )
+        build_logs = self._build_log_group(config.name)
         source = pipelines.CodePipelineSource.connection(
             config.repository, config.branch, connection_arn=config.connection_arn, action_name="Source"
         )
@@ -76,6 +79,7 @@ class DeliveryPipelineStack(Stack):
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0),
                 partial_build_spec=codebuild.BuildSpec.from_object(BUILD_SPEC_RUNTIMES),
+                logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=build_logs)),
             ),
         )
 
@@ -131,7 +135,7 @@ class DeliveryPipelineStack(Stack):
             ),
         )
 
-        self.dag_pipeline = DagPipeline(self, "DagPipeline", project=project)
+        self.dag_pipeline = DagPipeline(self, "DagPipeline", project=project, build_logs=build_logs)
         topic = self._notification_topic(config.notification_topic)
         for name, target in (("Main", self.pipeline.pipeline), ("Dags", self.dag_pipeline.pipeline)):
             target.notify_on(
@@ -156,6 +160,40 @@ class DeliveryPipelineStack(Stack):
             self,
             artifact_buckets=[main_bucket, self.dag_pipeline.artifact_bucket],
             artifact_keys=[main_key, self.dag_pipeline.artifact_key],
+        )
+
+    def _build_log_group(self, name: str) -> logs.LogGroup:
+        """One KMS-encrypted log group for every build of both pipelines (a stream per build)."""
+        group_name = f"/{name}/builds"
+        key = kms.Key(self, "BuildLogsKey", enable_key_rotation=True, description="Encrypts the pipelines' build logs")
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchLogsForBuildLogs",
+                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+                actions=[
+                    "kms:Decrypt",
+                    "kms:DescribeKey",
+                    "kms:Encrypt",
+                    "kms:GenerateDataKey",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                    "kms:ReEncryptFrom",
+                    "kms:ReEncryptTo",
+                ],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": self.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name=group_name,
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
+        return logs.LogGroup(
+            self, "BuildLogs", log_group_name=group_name, encryption_key=key, retention=logs.RetentionDays.ONE_YEAR
         )
 
     def _step_role(self, construct_id: str, role_name: str, target_role_arns: list[str]) -> iam.Role:

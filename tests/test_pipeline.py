@@ -134,9 +134,31 @@ def test_cross_account_deploys_use_the_configured_accounts(
 
 def test_artifact_and_notification_keys_rotate(pipeline_template: Template) -> None:
     keys = resources(pipeline_template, "AWS::KMS::Key")
-    assert len(keys) == 3  # main pipeline artifacts, DAG pipeline artifacts, notifications
+    assert len(keys) == 4  # main pipeline artifacts, DAG pipeline artifacts, build logs, notifications
     for key in keys.values():
         assert key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_every_build_logs_to_one_encrypted_log_group(pipeline_template: Template) -> None:
+    [(group_id, group)] = resources(pipeline_template, "AWS::Logs::LogGroup").items()
+    assert group["Properties"]["LogGroupName"] == "/mwaa-platform/builds"
+    key_id = group["Properties"]["KmsKeyId"]["Fn::GetAtt"][0]
+    [statement] = [
+        s
+        for s in pipeline_template["Resources"][key_id]["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Sid") == "CloudWatchLogsForBuildLogs"
+    ]
+    assert statement["Condition"] == {
+        "ArnLike": {
+            "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:eu-west-1:999999999999:log-group:/mwaa-platform/builds"
+        }
+    }
+    projects = resources(pipeline_template, "AWS::CodeBuild::Project")
+    assert len(projects) > 10
+    for project in projects.values():
+        cloudwatch = project["Properties"]["LogsConfig"]["CloudWatchLogs"]
+        assert (cloudwatch["Status"], cloudwatch["GroupName"]) == ("ENABLED", {"Ref": group_id})
+        assert "EncryptionKey" in project["Properties"]  # artifacts encrypted with a pipeline key
 
 
 def test_failures_and_approvals_are_notified_to_the_configured_topic(pipeline_template: Template) -> None:
