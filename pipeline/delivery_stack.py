@@ -18,7 +18,7 @@ from aws_cdk import (
 from constructs import Construct
 
 from config import ProjectConfig
-from pipeline.dag_pipeline import DagPipeline
+from pipeline.dag_pipeline import DAG_PATHS, DagPipeline
 from pipeline.generated_grants import acknowledge_generated_grants
 from pipeline.steps import (
     assume,
@@ -47,6 +47,8 @@ class DeliveryPipelineStack(Stack):
         self, scope: Construct, *, project: ProjectConfig, stages: list[MwaaStage], versions: ToolVersions
     ) -> None:
         config = project.pipeline
+        self.config = config
+        self.versions = versions
         super().__init__(
             scope,
             config.stack_name,
@@ -90,37 +92,7 @@ class DeliveryPipelineStack(Stack):
             "StatusRole", config.status_check_role_name, [e.status_reader_role_arn for e in project.environments]
         )
         for stage in stages:
-            env = stage.env_config
-            # The diff answers the approval, so both run side by side (the approval must be waiting
-            # for the diff to approve it); a promotion, where config asks for one, comes after both.
-            pre = security_approval_steps(
-                self, env_config=env, pipeline_config=config, synth_output=synth, versions=versions
-            )
-            if env.approval:
-                promote = pipelines.ManualApprovalStep(
-                    f"Promote-{env.stage}", comment=f"Deploy this commit to {env.stage}?"
-                )
-                for step in pre:
-                    promote.add_step_dependency(step)
-                pre.append(promote)
-            stack_steps = [
-                pipelines.StackSteps(
-                    stack=stack,
-                    change_set=[replacement_guard_step(env_config=env, stack_name=stack.stack_name, source=source)],
-                )
-                for stack in (stage.network, stage.storage)
-            ]
-            stack_steps.append(
-                pipelines.StackSteps(
-                    stack=stage.mwaa,
-                    pre=[seed_dags_step(env_config=env, source=source, role=seed_role)],
-                    change_set=[
-                        replacement_guard_step(env_config=env, stack_name=stage.mwaa.stack_name, source=source)
-                    ],
-                    post=[environment_status_step(env_config=env, source=source, role=status_role)],
-                )
-            )
-            self.pipeline.add_stage(stage, pre=pre, stack_steps=stack_steps)
+            self._deploy(stage, source=source, synth=synth, seed_role=seed_role, status_role=status_role)
 
         self.pipeline.build_pipeline()
         # Commits that touch only dags/ go through the DAG pipeline; any other file starts this one.
@@ -130,7 +102,7 @@ class DeliveryPipelineStack(Stack):
             git_configuration=codepipeline.GitConfiguration(
                 source_action=source_stage.actions[0],
                 push_filter=[
-                    codepipeline.GitPushFilter(branches_includes=[config.branch], file_paths_excludes=["dags/**"])
+                    codepipeline.GitPushFilter(branches_includes=[config.branch], file_paths_excludes=DAG_PATHS)
                 ],
             ),
         )
@@ -145,6 +117,45 @@ class DeliveryPipelineStack(Stack):
                 detail_type=notifications.DetailType.FULL,
             )
         self._acknowledge_generated()
+
+    def _deploy(
+        self,
+        stage: MwaaStage,
+        *,
+        source: pipelines.CodePipelineSource,
+        synth: pipelines.CodeBuildStep,
+        seed_role: iam.IRole,
+        status_role: iam.IRole,
+    ) -> None:
+        """One environment: security diff and approvals, then each stack behind its replacement guard."""
+        env = stage.env_config
+        # The diff answers the approval, so both run side by side (the approval must be waiting
+        # for the diff to approve it); a promotion, where config asks for one, comes after both.
+        pre = security_approval_steps(
+            self, env_config=env, pipeline_config=self.config, synth_output=synth, versions=self.versions
+        )
+        if env.approval:
+            promote = pipelines.ManualApprovalStep(
+                f"Promote-{env.stage}", comment=f"Deploy this commit to {env.stage}?"
+            )
+            for step in pre:
+                promote.add_step_dependency(step)
+            pre.append(promote)
+
+        def guard(stack_name: str) -> list[pipelines.Step]:
+            return [replacement_guard_step(env_config=env, stack_name=stack_name, source=source)]
+
+        stack_steps = [
+            pipelines.StackSteps(stack=stage.network, change_set=guard(stage.network.stack_name)),
+            pipelines.StackSteps(stack=stage.storage, change_set=guard(stage.storage.stack_name)),
+            pipelines.StackSteps(
+                stack=stage.mwaa,
+                pre=[seed_dags_step(env_config=env, source=source, role=seed_role)],
+                change_set=guard(stage.mwaa.stack_name),
+                post=[environment_status_step(env_config=env, source=source, role=status_role)],
+            ),
+        ]
+        self.pipeline.add_stage(stage, pre=pre, stack_steps=stack_steps)
 
     def _acknowledge_generated(self) -> None:
         main_bucket = self.pipeline.pipeline.artifact_bucket
