@@ -1,4 +1,4 @@
-"""MWAA stack: the Airflow environment and its execution role."""
+"""MWAA stack: the environment, its execution role, its files, log retention, monitoring and web access."""
 
 from __future__ import annotations
 

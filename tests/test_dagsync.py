@@ -336,3 +336,35 @@ def test_the_codebuild_tools_never_import_the_cdk() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_an_environment_key_names_the_bucket_and_its_owner(
+    s3: Any,
+    bucket: str,
+    server: S3Server,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--environment dev` takes the bucket and the expected owner from config, as a DAG author would run it."""
+    from config import DEFAULT_CONFIG_PATH
+
+    config = tmp_path / "environments.toml"
+    text = DEFAULT_CONFIG_PATH.read_text().replace('account = "111111111111"', 'account = "123456789012"', 1)
+    config.write_text(
+        text.replace('environment_name = "mwaa-dev"', f'environment_name = "mwaa-dev"\nbucket_name = "{bucket}"', 1)
+    )
+    monkeypatch.setenv("MWAA_CONFIG", str(config))
+    write_dags(tmp_path / "dags", 2)
+    server.layer.reset_counts()
+    capsys.readouterr()
+    assert main(["sync", "--source", str(tmp_path / "dags"), "--environment", "dev", "--dry-run", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["bucket"], summary["prefix"], summary["added"], summary["ok"]) == (
+        bucket,
+        "dags/",
+        ["dag_0000.py", "dag_0001.py"],
+        True,
+    )
+    assert set(server.layer.owner_headers) == {"123456789012"}
+    assert server.layer.counts["PUT"] == 0
