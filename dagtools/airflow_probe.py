@@ -1,7 +1,7 @@
 """Runs inside the Airflow check venv: parses each DAG file with DagBag and writes what it found as JSON.
 
 Standard library and Airflow only; `python -m dagtools check` runs it and judges the result.
-Usage: python -m dagtools.airflow_probe SOURCE_DIR OUTPUT_JSON
+Usage: python -m dagtools.airflow_probe SOURCE_DIR OUTPUT_JSON [PLUGINS_DIR]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 
-def _isolate_airflow(source: Path) -> None:
+def _isolate_airflow(source: Path, plugins: Path | None) -> None:
     """A throwaway AIRFLOW_HOME and no examples: the check never touches a real installation."""
     home = tempfile.mkdtemp(prefix="dagcheck-airflow-home-")
     os.environ.update(
@@ -29,6 +29,10 @@ def _isolate_airflow(source: Path) -> None:
         AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT="120",
         AIRFLOW__LOGGING__LOGGING_LEVEL="ERROR",
     )
+    if plugins:
+        # MWAA unpacks plugins.zip onto the path of every scheduler and worker; DAGs may import from it.
+        os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(plugins)
+        sys.path.insert(0, str(plugins))
 
 
 def _dagbag_class() -> Any:
@@ -92,8 +96,8 @@ def _describe(dag: Any) -> dict[str, Any]:
     }
 
 
-def probe(source: Path) -> dict[str, Any]:
-    _isolate_airflow(source)
+def probe(source: Path, plugins: Path | None = None) -> dict[str, Any]:
+    _isolate_airflow(source, plugins)
     logging.disable(logging.WARNING)
     import airflow
 
@@ -128,7 +132,8 @@ def probe(source: Path) -> dict[str, Any]:
 
 def main() -> int:
     source, output = Path(sys.argv[1]).resolve(), Path(sys.argv[2])
-    output.write_text(json.dumps(probe(source)))
+    plugins = Path(sys.argv[3]).resolve() if len(sys.argv) > 3 else None
+    output.write_text(json.dumps(probe(source, plugins)))
     return 0
 
 

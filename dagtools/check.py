@@ -142,6 +142,7 @@ class CheckTarget:
 
     version: str
     requirements: Path | None
+    plugins: Path | None
     stages: tuple[str, ...]
 
 
@@ -191,7 +192,7 @@ def airflow_python(target: CheckTarget) -> Path:
             raise CheckSetupError(f"installing {pins.name} failed:\n{install.stdout}{install.stderr}")
     else:
         # Start from the plain venv of this version instead of installing Airflow again.
-        base_python = airflow_python(CheckTarget(target.version, None, target.stages))
+        base_python = airflow_python(CheckTarget(target.version, None, None, target.stages))
         shutil.rmtree(venv, ignore_errors=True)
         shutil.copytree(base_python.parents[1], venv, symlinks=True)
         assert target.requirements is not None
@@ -207,11 +208,12 @@ def airflow_python(target: CheckTarget) -> Path:
     return python
 
 
-def probe(python: Path, source: Path) -> dict[str, Any]:
+def probe(python: Path, source: Path, plugins: Path | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="dagcheck-") as scratch:
         output = Path(scratch) / "report.json"
         result = subprocess.run(
-            [str(python), "-m", "dagtools.airflow_probe", str(source.resolve()), str(output)],
+            [str(python), "-m", "dagtools.airflow_probe", str(source.resolve()), str(output)]
+            + ([str(plugins.resolve())] if plugins else []),
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -225,22 +227,21 @@ def probe(python: Path, source: Path) -> dict[str, Any]:
 
 def targets_to_check(environments: list[str] | None) -> list[CheckTarget]:
     """What to parse with, from config (one source of truth): each Airflow version, with each
-    environment's requirements.txt (mwaa/<env>/) installed against its pins."""
+    environment's requirements.txt (mwaa/<env>/) installed against its pins and its plugins on the path."""
     from config import load_config
 
     project = load_config(os.environ.get("MWAA_CONFIG"))
     selected = [project.environment(e) for e in environments] if environments else list(project.environments)
-    groups: dict[tuple[str, bytes], list[str]] = defaultdict(list)
-    files: dict[tuple[str, bytes], Path | None] = {}
+    groups: dict[tuple[str, bytes, str], list[str]] = defaultdict(list)
+    found: dict[tuple[str, bytes, str], tuple[Path | None, Path | None]] = {}
     for env in selected:
         requirements = env.files_dir / "requirements.txt"
-        present = requirements if requirements.is_file() else None
-        key = (env.airflow_version, present.read_bytes() if present else b"")
+        plugins = env.files_dir / "plugins"
+        present = (requirements if requirements.is_file() else None, plugins if plugins.is_dir() else None)
+        key = (env.airflow_version, present[0].read_bytes() if present[0] else b"", str(present[1] or ""))
         groups[key].append(env.stage)
-        files.setdefault(key, present)
-    return [
-        CheckTarget(version, files[(version, content)], tuple(stages)) for (version, content), stages in groups.items()
-    ]
+        found.setdefault(key, present)
+    return [CheckTarget(key[0], *found[key], tuple(stages)) for key, stages in groups.items()]
 
 
 def print_report(target: CheckTarget, report: dict[str, Any], problems: list[Problem]) -> None:
@@ -252,6 +253,8 @@ def print_report(target: CheckTarget, report: dict[str, Any], problems: list[Pro
     )
     if target.requirements:
         print(f"with {shown(target.requirements)} installed against the pins")
+    if target.plugins:
+        print(f"with {shown(target.plugins)} on the path, as MWAA puts plugins.zip")
     print("Parse time per file, slowest first:")
     for file in sorted(report["files"], key=lambda f: f["seconds"], reverse=True):
         print(f"  {file['seconds']:7.3f} s  {file['path']}")
@@ -277,7 +280,7 @@ def run_check(args: argparse.Namespace) -> int:
                 print(f"FAIL {conflict}\n")
                 failed = True
                 continue
-            report = probe(python, args.source)
+            report = probe(python, args.source, target.plugins)
             problems = evaluate(report, args.parse_budget)
             print_report(target, report, problems)
             failed = failed or bool(problems)

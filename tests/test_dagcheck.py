@@ -82,8 +82,12 @@ def test_each_airflow_version_in_config_is_checked(tmp_path: Path, monkeypatch: 
     prod_at = text.index("[environments.prod]")
     config.write_text(text[:prod_at] + text[prod_at:].replace('airflow_version = "3.0.6"', 'airflow_version = "3.2.1"'))
     monkeypatch.setenv("MWAA_CONFIG", str(config))
-    targets = [(t.version, t.requirements, t.stages) for t in targets_to_check(None)]
-    assert targets == [("3.0.6", None, ("dev",)), ("3.2.1", ROOT / "mwaa" / "prod" / "requirements.txt", ("prod",))]
+    targets = [(t.version, t.requirements, t.plugins, t.stages) for t in targets_to_check(None)]
+    prod_files = ROOT / "mwaa" / "prod"
+    assert targets == [
+        ("3.0.6", None, None, ("dev",)),
+        ("3.2.1", prod_files / "requirements.txt", prod_files / "plugins", ("prod",)),
+    ]
     assert [t.stages for t in targets_to_check(["prod"])] == [("prod",)]
 
 
@@ -102,7 +106,8 @@ def test_sample_dags_pass_with_the_configured_airflow(capsys: pytest.CaptureFixt
     assert "Airflow 3.0.6 (Amazon provider 9.12.0) on Python 3.12." in out
     assert out.count("3 file(s), 3 DAG(s): OK") == 2  # dev, and prod with its requirements.txt
     assert "for dev\n" in out
-    assert "for prod\nwith mwaa/prod/requirements.txt installed against the pins" in out
+    assert "for prod\nwith mwaa/prod/requirements.txt installed against the pins\n" in out
+    assert "with mwaa/prod/plugins on the path, as MWAA puts plugins.zip" in out
     assert out.index("Parse time per file, slowest first:") < out.index("daily_orders_summary.py")
 
 
@@ -160,3 +165,22 @@ def test_requirements_that_conflict_with_the_pins_fail(
     out = capsys.readouterr().out
     assert f"FAIL {files / 'requirements.txt'} does not install against the pins of Airflow 3.0.6" in out
     assert "tenacity" in out and "Parse time per file" not in out
+
+
+@pytest.mark.airflow
+def test_dags_may_import_the_environments_plugins(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "quarterly.py").write_text(
+        (ROOT / "dags" / "daily_orders_summary.py")
+        .read_text()
+        .replace(
+            "from airflow.sdk import dag, task", "from airflow.sdk import dag, task\nfrom team_macros import quarter"
+        )
+        .replace("def daily_orders_summary", "def quarterly")
+        .replace("daily_orders_summary()", "quarterly()")
+    )
+    assert main(["check", "--source", str(dags), "--environment", "prod"]) == 0
+    assert "1 file(s), 1 DAG(s): OK" in capsys.readouterr().out
+    assert main(["check", "--source", str(dags), "--environment", "dev"]) == 1
+    assert "No module named 'team_macros'" in capsys.readouterr().out
