@@ -29,6 +29,7 @@ from pipeline.steps import (
 )
 from pipeline.versions import ToolVersions
 from stages import MwaaStage
+from stages.encryption import allow_logs_to_use
 from stages.nag import acknowledge
 
 # Python 3.12 is what MWAA runs (the DAG check uses it); Node 22 runs the CDK CLI without warnings.
@@ -177,31 +178,13 @@ class DeliveryPipelineStack(Stack):
         """One KMS-encrypted log group for every build of both pipelines (a stream per build)."""
         group_name = f"/{name}/builds"
         key = kms.Key(self, "BuildLogsKey", enable_key_rotation=True, description="Encrypts the pipelines' build logs")
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchLogsForBuildLogs",
-                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
-                actions=[
-                    "kms:Decrypt",
-                    "kms:DescribeKey",
-                    "kms:Encrypt",
-                    "kms:GenerateDataKey",
-                    "kms:GenerateDataKeyWithoutPlaintext",
-                    "kms:ReEncryptFrom",
-                    "kms:ReEncryptTo",
-                ],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": self.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name=group_name,
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
+        allow_logs_to_use(
+            key,
+            sid="CloudWatchLogsForBuildLogs",
+            region=self.region,
+            log_groups_arn=self.format_arn(
+                service="logs", resource="log-group", resource_name=group_name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+            ),
         )
         return logs.LogGroup(
             self, "BuildLogs", log_group_name=group_name, encryption_key=key, retention=logs.RetentionDays.ONE_YEAR

@@ -8,6 +8,27 @@ from constructs import Construct
 from config import EnvironmentConfig
 
 
+def allow_logs_to_use(key: kms.Key, *, sid: str, region: str, log_groups_arn: str) -> None:
+    """Let CloudWatch Logs encrypt with `key`, for the log groups matching `log_groups_arn` only."""
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            principals=[iam.ServicePrincipal(f"logs.{region}.amazonaws.com")],
+            actions=[
+                "kms:Decrypt",
+                "kms:DescribeKey",
+                "kms:Encrypt",
+                "kms:GenerateDataKey",
+                "kms:GenerateDataKeyWithoutPlaintext",
+                "kms:ReEncryptFrom",
+                "kms:ReEncryptTo",
+            ],
+            resources=["*"],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups_arn}},
+        )
+    )
+
+
 class EnvironmentKey(Construct):
     """Encrypts the source bucket, the environment (metadata, queues) and its CloudWatch logs.
 
@@ -31,21 +52,7 @@ class EnvironmentKey(Construct):
         )
         partition = Stack.of(self).partition
         log_groups = f"arn:{partition}:logs:{env_config.region}:{env_config.account}:log-group:airflow-{name}-*"
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchLogsForThisEnvironment",
-                principals=[iam.ServicePrincipal(f"logs.{env_config.region}.amazonaws.com")],
-                actions=[
-                    "kms:Decrypt",
-                    "kms:DescribeKey",
-                    "kms:Encrypt",
-                    "kms:GenerateDataKey",
-                    "kms:GenerateDataKeyWithoutPlaintext",
-                    "kms:ReEncryptFrom",
-                    "kms:ReEncryptTo",
-                ],
-                resources=["*"],
-                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
-            )
+        allow_logs_to_use(
+            key, sid="CloudWatchLogsForThisEnvironment", region=env_config.region, log_groups_arn=log_groups
         )
         self.key = key
