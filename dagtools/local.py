@@ -22,7 +22,6 @@ class LocalFile:
     relative: str  # path under the source folder, `/`-separated: the key under the prefix
     path: Path
     sha256: str
-    size: int
 
 
 class IgnoreRules:
@@ -71,7 +70,7 @@ def scan_source(source: Path) -> tuple[dict[str, LocalFile], IgnoreRules]:
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source).as_posix()
         if path.is_file() and not rules.ignores(relative):
-            files[relative] = LocalFile(relative, path, sha256_of(path), path.stat().st_size)
+            files[relative] = LocalFile(relative, path, sha256_of(path))
     if not files:
         raise SourceError(
             f"source folder {source} holds no files to publish; refusing to sync, "

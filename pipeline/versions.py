@@ -13,11 +13,8 @@ PACKAGE_JSON = Path(__file__).resolve().parents[1] / "package.json"
 class ToolVersions:
     cdk_cli: str
     cdk_assets: str
-    node: str
 
 
 def pinned_versions(package_json: Path = PACKAGE_JSON) -> ToolVersions:
     dependencies = json.loads(package_json.read_text())["devDependencies"]
-    return ToolVersions(
-        cdk_cli=dependencies["aws-cdk"], cdk_assets=dependencies["cdk-assets"], node=dependencies["node"]
-    )
+    return ToolVersions(cdk_cli=dependencies["aws-cdk"], cdk_assets=dependencies["cdk-assets"])

@@ -31,7 +31,6 @@ class EnvironmentStack(Stack):
                 lookup_role_arn=env_config.bootstrap_role_arn("lookup"),
             ),
         )
-        self.env_config = env_config
 
     @property
     def availability_zones(self) -> list[str]:

@@ -73,10 +73,10 @@ class StorageStack(EnvironmentStack):
             removal_policy=removal,
             auto_delete_objects=not protected,
         )
-        self.dag_sync_role = DagSyncRole(
+        DagSyncRole(
             self,
             "DagSyncRole",
             env_config=env_config,
             pipeline=pipeline,
             key_arn=self.key.key_arn if self.key else None,
-        ).role
+        )
