@@ -7,6 +7,7 @@ wrong value is fixed in one edit instead of one synth per typo.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import ipaddress
 import json
 import re
@@ -433,10 +434,11 @@ def _read_role_extensions(t: _Table, account: str | None) -> dict[str, Any]:
     }
 
 
-def _boundary_actions() -> list[str]:
+@functools.cache
+def _boundary_actions() -> tuple[str, ...]:
     """The actions the permissions boundary allows: a role can never use more than these."""
     document = json.loads(BOUNDARY_PATH.read_text())
-    return [a for s in document["Statement"] if s["Effect"] == "Allow" for a in _as_list(s["Action"])]
+    return tuple(a for s in document["Statement"] if s["Effect"] == "Allow" for a in _as_list(s["Action"]))
 
 
 def _as_list(value: Any) -> list[Any]:
