@@ -1,7 +1,15 @@
 """Per-environment configuration: typed, validated, standard library only."""
 
 from config.loader import DEFAULT_CONFIG_PATH, ConfigError, load_config, parse_config
-from config.model import DAGS_PREFIX, LOG_TYPES, EnvironmentConfig, PipelineConfig, ProjectConfig, StatementConfig
+from config.model import (
+    DAGS_PREFIX,
+    LOG_TYPES,
+    EnvironmentConfig,
+    PipelineConfig,
+    ProjectConfig,
+    StatementConfig,
+    UnknownEnvironmentError,
+)
 
 __all__ = [
     "DAGS_PREFIX",
@@ -12,6 +20,7 @@ __all__ = [
     "PipelineConfig",
     "ProjectConfig",
     "StatementConfig",
+    "UnknownEnvironmentError",
     "load_config",
     "parse_config",
 ]

@@ -6,6 +6,7 @@ wrong value is fixed in one edit instead of one synth per typo.
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import functools
 import ipaddress
@@ -19,6 +20,7 @@ from typing import Any
 
 from config import rules
 from config.model import LOG_TYPES, EnvironmentConfig, PipelineConfig, ProjectConfig, StatementConfig, frozen_mapping
+from config.mwaa_reserved import reserved_problem
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("environments.toml")
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
@@ -100,6 +102,45 @@ class _Table:
 _KIND_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a table"}
 
 
+def _read_region(t: _Table, services: tuple[str, ...], purpose: str) -> Any:
+    """A region code botocore knows, offering every service in `services` (offline endpoint data); None after a
+    problem, like `_Table.check`."""
+    region = t.get("region", str)
+    if region is None:
+        return None
+    if region not in rules.known_regions():
+        t.problem("region", region, "must be an AWS region code such as eu-west-1 (botocore's region list)")
+        return None
+    missing = rules.services_missing(region, services)
+    if missing:
+        t.problem("region", region, f"does not offer {', '.join(missing)}, which {purpose} needs")
+        return None
+    return region
+
+
+def _read_tags(t: _Table) -> dict[str, str]:
+    """Tags as AWS takes them, leaving room for the tags CDK adds to some resources itself."""
+    tags = t.string_map("tags")
+    if len(tags) > rules.MAX_USER_TAGS:
+        t.problem(
+            "tags",
+            f"{len(tags)} tags",
+            f"at most {rules.MAX_USER_TAGS}: AWS allows {rules.MAX_TAGS_PER_RESOURCE} per resource and CDK adds up to "
+            f"{rules.CDK_OWN_TAGS} of its own",
+        )
+    seen: dict[str, str] = {}
+    for key, value in tags.items():
+        problem = rules.tag_problem(key, value)
+        if problem:
+            t.problem(f"tags.{key}", value, problem)
+        if key.lower() in seen:
+            t.problem(
+                f"tags.{key}", value, f"IAM treats tag keys case-insensitively; {seen[key.lower()]!r} is already set"
+            )
+        seen.setdefault(key.lower(), key)
+    return tags
+
+
 def _one_of(values: tuple[str, ...]) -> str:
     return "must be one of " + ", ".join(values)
 
@@ -118,8 +159,8 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
             "hyphens, starting with a letter, at most 20 characters (it prefixes the stack names)"
         )
 
-    account = t.check("account", t.get("account", str), rules.ACCOUNT.fullmatch, "must be 12 digits")
-    region = t.check("region", t.get("region", str), rules.REGION.fullmatch, "must look like eu-west-1 (a region code)")
+    account = t.check("account", t.get("account", str), rules.ACCOUNT.fullmatch, "must be 12 digits (0-9)")
+    region = _read_region(t, rules.ENVIRONMENT_SERVICES, "an MWAA environment")
     name = t.check(
         "environment_name",
         t.get("environment_name", str, f"mwaa-{stage}"),
@@ -202,14 +243,20 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
                 key,
                 "keys must be 'section.option' in lowercase letters, digits, '.' and '_', at most 64 characters",
             )
-        if not rules.PRINTABLE_ASCII.fullmatch(value):
-            t.problem(f"airflow_configuration_options.{key}", value, "values must be printable ASCII")
+        elif version and (reserved := reserved_problem(key, version)):
+            t.problem("airflow_configuration_options", key, reserved)
+        if not rules.AIRFLOW_OPTION_VALUE.fullmatch(value):
+            t.problem(
+                f"airflow_configuration_options.{key}",
+                value if len(value) <= 80 else value[:80] + "...",
+                "values must be 1 to 65,536 printable ASCII characters (MWAA refuses an empty value)",
+            )
 
     log_levels = _read_log_levels(t, where, problems)
 
     network = _read_network(t, region)
 
-    tags = t.string_map("tags")
+    tags = _read_tags(t)
     approval = t.get("approval", bool, False)
     protected = t.get("protected", bool, False)
     allow_replacement = t.get("allow_replacement", bool, False)
@@ -247,9 +294,7 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
                 "kms_key", kms_key, f"must be a key in the environment's region {region} (MWAA and S3 need it there)"
             )
     access = _read_role_extensions(t, account)
-    files_dir = REPOSITORY_ROOT / t.get("files_dir", str, f"mwaa/{stage}")
-    if t.has("files_dir") and not files_dir.is_dir():
-        t.problem("files_dir", t.raw("files_dir"), "must be a folder of this repository (relative to its top)")
+    files_dir = _read_files_dir(t, stage)
     t.reject_unknown()
 
     if len(problems) > before:
@@ -272,7 +317,6 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
         weekly_maintenance_window_start=window,
         airflow_configuration_options=frozen_mapping(
             {
-                **rules.DEFAULT_AIRFLOW_OPTIONS,
                 **rules.secrets_backend_options(access["secrets_manager_prefix"]),
                 **options,
             }
@@ -293,6 +337,33 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
     )
 
 
+def _read_files_dir(t: _Table, stage: str) -> Path:
+    """The environment's folder of requirements.txt, plugins/ and startup.sh: inside the repository.
+
+    The files become CDK assets uploaded to the environment's bucket, so a path or link leaving
+    the repository could publish anything on the build machine.
+    """
+    default = REPOSITORY_ROOT / "mwaa" / stage
+    raw: str | None = t.get("files_dir", str, None)
+    if raw is None:
+        return default
+    folder = REPOSITORY_ROOT / raw
+    inside = "must be a folder inside this repository, relative to its top, with no '..' and no link leading out"
+    if not raw or Path(raw).is_absolute() or ".." in Path(raw).parts:
+        t.problem("files_dir", raw, inside)
+        return default
+    if not folder.resolve().is_relative_to(REPOSITORY_ROOT.resolve()):
+        t.problem("files_dir", raw, inside + f" (it resolves to {folder.resolve()})")
+        return default
+    if not folder.is_dir():
+        t.problem("files_dir", raw, "must be an existing folder of this repository (relative to its top)")
+        return default
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink() and not path.resolve().is_relative_to(REPOSITORY_ROOT.resolve()):
+            t.problem("files_dir", raw, f"{path.relative_to(REPOSITORY_ROOT)} is a link leading out of the repository")
+    return folder
+
+
 def _read_network(t: _Table, region: str | None) -> dict[str, Any]:
     """A new VPC (vpc_cidr) or an existing one (vpc_id and its two private subnets), and its endpoints."""
     vpc_id = t.check(
@@ -309,11 +380,11 @@ def _read_network(t: _Table, region: str | None) -> dict[str, Any]:
     )
     zones = t.get("availability_zones", list)
     if zones is not None:
-        zone_pattern = re.compile(re.escape(region or "") + "[a-z]") if region else None
+        zone_pattern = re.compile(re.escape(region or "") + "[a-z]", re.ASCII) if region else None
         if (
-            len(zones) != 2
+            not all(isinstance(z, str) for z in zones)
+            or len(zones) != 2
             or len(set(zones)) != 2
-            or not all(isinstance(z, str) for z in zones)
             or (zone_pattern and not all(zone_pattern.fullmatch(z) for z in zones))
         ):
             t.problem(
@@ -490,8 +561,8 @@ def _read_pipeline(data: Any, problems: list[str]) -> PipelineConfig | None:
         rules.PIPELINE_NAME.fullmatch,
         "must be lowercase letters, digits and '-', starting with a letter, at most 40 characters",
     )
-    account = t.check("account", t.get("account", str), rules.ACCOUNT.fullmatch, "must be 12 digits")
-    region = t.check("region", t.get("region", str), rules.REGION.fullmatch, "must look like eu-west-1 (a region code)")
+    account = t.check("account", t.get("account", str), rules.ACCOUNT.fullmatch, "must be 12 digits (0-9)")
+    region = _read_region(t, rules.PIPELINE_SERVICES, "the pipeline stack")
     repository = t.check(
         "repository",
         t.get("repository", str),
@@ -508,6 +579,13 @@ def _read_pipeline(data: Any, problems: list[str]) -> PipelineConfig | None:
         "must be a CodeConnections connection ARN, "
         "arn:aws:codeconnections:<region>:<account>:connection/<uuid> (create it first; see README)",
     )
+    connection = rules.CONNECTION_ARN.fullmatch(connection_arn or "")
+    if connection and account and connection["account"] != account:
+        t.problem(
+            "connection_arn",
+            connection_arn,
+            f"must be a connection of the tools account {account}: a connection is usable only in its own account",
+        )
     topic = t.check(
         "notification_topic",
         t.get("notification_topic", str, "mwaa-delivery"),
@@ -555,17 +633,20 @@ def parse_config(data: Mapping[str, Any], source: str = "config") -> ProjectConf
 
 
 def _check_unique(environments: list[EnvironmentConfig], problems: list[str]) -> None:
-    seen_env: dict[tuple[str, str, str], str] = {}
+    """Names that must not repeat: role names per account (IAM is global and case-insensitive), buckets."""
+    seen_env: dict[tuple[str, str], EnvironmentConfig] = {}
     seen_bucket: dict[str, str] = {}
     for env in environments:
-        key = (env.account, env.region, env.environment_name)
+        key = (env.account, env.environment_name.lower())
         if key in seen_env:
+            first = seen_env[key]
             problems.append(
-                f"environment {env.stage!r}: environment_name = {env.environment_name!r} in account "
-                f"{env.account} and region {env.region} is already used by environment {seen_env[key]!r}; "
-                "each MWAA environment needs its own name"
+                f"environment {env.stage!r}: environment_name = {env.environment_name!r} in account {env.account} "
+                f"is already used by environment {first.stage!r} (region {first.region}); the roles named after it "
+                f"({env.execution_role_name}, ...) live in IAM, which is global to the account and ignores case, "
+                "so each environment of an account needs its own name, whatever its region"
             )
-        seen_env.setdefault(key, env.stage)
+        seen_env.setdefault(key, env)
         if env.bucket_name in seen_bucket:
             problems.append(
                 f"environment {env.stage!r}: bucket_name = {env.bucket_name!r} is already used by "
@@ -578,10 +659,45 @@ def load_config(path: Path | str | None = None) -> ProjectConfig:
     """Load and validate the config file (default: config/environments.toml)."""
     config_path = Path(path) if path else DEFAULT_CONFIG_PATH
     try:
-        with config_path.open("rb") as handle:
-            data = tomllib.load(handle)
+        raw = config_path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(str(config_path), ["the file does not exist"]) from None
+    except IsADirectoryError:
+        raise ConfigError(str(config_path), ["is a folder; give the path of a .toml file"]) from None
+    except OSError as error:
+        raise ConfigError(str(config_path), [f"cannot be read: {error.strerror}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise ConfigError(str(config_path), [f"is not UTF-8 text (byte {error.start + 1}, line {line})"]) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(str(config_path), [f"not valid TOML: {error}"]) from None
+        raise ConfigError(str(config_path), [f"not valid TOML: {_toml_message(error, text)}"]) from None
     return parse_config(data, str(config_path))
+
+
+_OVERWRITE = re.compile(r"Cannot overwrite a value \(at line (?P<line>[0-9]+), column [0-9]+\)")
+_REDECLARED = re.compile(r"Cannot declare \((?P<keys>.*)\) twice \(at line (?P<line>[0-9]+), column [0-9]+\)")
+_TABLE_HEADER = re.compile(r"\s*\[\[?\s*(?P<name>[^\]]+?)\s*\]\]?\s*(#.*)?")
+
+
+def _toml_message(error: tomllib.TOMLDecodeError, text: str) -> str:
+    """tomllib's message, naming the key when it is a duplicate (tomllib gives only a line)."""
+    redeclared = _REDECLARED.fullmatch(str(error))
+    if redeclared:
+        declared = ".".join(ast.literal_eval(f"({redeclared['keys']})"))
+        return f"duplicate table [{declared}] at line {redeclared['line']}: each table may be declared only once"
+    match = _OVERWRITE.fullmatch(str(error))
+    if not match:
+        return str(error)
+    lines = text.splitlines()
+    number = int(match["line"])
+    key = lines[number - 1].split("=", 1)[0].strip() if number <= len(lines) else ""
+    table = next(
+        (str(m["name"]) for line in reversed(lines[: number - 1]) if (m := _TABLE_HEADER.fullmatch(line))),
+        None,
+    )
+    dotted = f"{table}.{key}" if table else key
+    return f"duplicate key {dotted!r} at line {number}: a key may be set only once"

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
+from config.rules import known_regions
+
 LOG_TYPES = ("dag_processing", "scheduler", "task", "webserver", "worker")
 DAGS_PREFIX = "dags/"
 
@@ -26,11 +28,8 @@ BOOTSTRAP_QUALIFIER = "cdk-hnb659fds"  # `cdk bootstrap`'s default qualifier and
 
 
 def partition_of(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
+    """The ARN partition of a region (aws, aws-cn, aws-us-gov, ...), from botocore's region list."""
+    return known_regions().get(region, "aws")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,6 +156,13 @@ class PipelineConfig:
         return f"arn:{partition_of(self.region)}:iam::{self.account}:role/{role_name}"
 
 
+class UnknownEnvironmentError(LookupError):
+    """An environment key that config does not define; its message lists the keys that exist."""
+
+    def __init__(self, stage: str, known: tuple[str, ...]) -> None:
+        super().__init__(f"no environment {stage!r} in config (known: {', '.join(known)})")
+
+
 @dataclass(frozen=True, kw_only=True)
 class ProjectConfig:
     """The pipeline and every environment, in deployment order."""
@@ -168,8 +174,7 @@ class ProjectConfig:
         for env in self.environments:
             if env.stage == stage:
                 return env
-        known = ", ".join(e.stage for e in self.environments)
-        raise KeyError(f"no environment {stage!r} in config (known: {known})")
+        raise UnknownEnvironmentError(stage, tuple(e.stage for e in self.environments))
 
 
 def frozen_mapping(values: Mapping[str, str]) -> Mapping[str, str]:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import json
 import re
+import unicodedata
+from pathlib import Path
+from typing import Any
 
 # Airflow 3 versions MWAA offers; the first is the default for new environments.
 AIRFLOW_VERSIONS = ("3.0.6", "3.2.1")
@@ -14,9 +19,9 @@ ACCESS_MODES = ("PUBLIC_ONLY", "PRIVATE_ONLY", "PUBLIC_AND_PRIVATE")
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 WORKER_REPLACEMENT_STRATEGIES = ("GRACEFUL", "FORCED")
 ENDPOINT_MANAGEMENT = ("SERVICE", "CUSTOMER")
-VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
-SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
-ROUTE_TABLE_ID = re.compile(r"rtb-[0-9a-f]{8,17}")
+VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}", re.ASCII)
+SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}", re.ASCII)
+ROUTE_TABLE_ID = re.compile(r"rtb-[0-9a-f]{8,17}", re.ASCII)
 # The retention periods CloudWatch Logs accepts, in days.
 LOG_RETENTION_DAYS = (
     1,
@@ -45,33 +50,49 @@ LOG_RETENTION_DAYS = (
 DEFAULT_LOG_LEVEL = "INFO"
 DEFAULT_WORKER_QUOTA = 25
 
-# Options we always set; config values win over these, never the other way round.
-DEFAULT_AIRFLOW_OPTIONS = {"core.load_examples": "False"}
-
-STAGE_NAME = re.compile(r"[a-z][a-z0-9-]{0,19}")
-ACCOUNT = re.compile(r"\d{12}")
-REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d")
-ENVIRONMENT_NAME = re.compile(r"[a-zA-Z][0-9a-zA-Z\-_]*")
+STAGE_NAME = re.compile(r"[a-z][a-z0-9-]{0,19}", re.ASCII)
+ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
+ENVIRONMENT_NAME = re.compile(r"[a-zA-Z][0-9a-zA-Z\-_]*", re.ASCII)
 ENVIRONMENT_NAME_MAX = 80
-MAINTENANCE_WINDOW = re.compile(r"(MON|TUE|WED|THU|FRI|SAT|SUN):([01]\d|2[0-3]):(00|30)")
-AIRFLOW_OPTION_KEY = re.compile(r"[a-z]+([a-z0-9._]*[a-z0-9_]+)?")
-PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
+MAINTENANCE_WINDOW = re.compile(r"(MON|TUE|WED|THU|FRI|SAT|SUN):([01][0-9]|2[0-3]):(00|30)", re.ASCII)
+AIRFLOW_OPTION_KEY = re.compile(r"[a-z]+([a-z0-9._]*[a-z0-9_]+)?", re.ASCII)
+AIRFLOW_OPTION_VALUE = re.compile(r"[\x20-\x7e]{1,65536}", re.ASCII)  # the MWAA API: [ -~]+, 1 to 65,536
 
-PIPELINE_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
-REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
-BRANCH = re.compile(r"(?!/)(?!.*//)(?!.*\.\.)[A-Za-z0-9._/-]+(?<![/.])")
+PIPELINE_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}", re.ASCII)
+REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", re.ASCII)
+BRANCH = re.compile(r"(?!/)(?!.*//)(?!.*\.\.)[A-Za-z0-9._/-]+(?<![/.])", re.ASCII)
 CONNECTION_ARN = re.compile(
-    r"arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}"
+    r"arn:aws[a-z-]*:(codeconnections|codestar-connections):(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12})"
+    r":connection/[0-9a-f-]{36}",
+    re.ASCII,
 )
-KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f-]{36})")
-MANAGED_POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+")
-IAM_ACTION = re.compile(r"[a-z0-9-]+:[A-Za-z0-9]+\*?")
-PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)")
-SECRETS_PREFIX = re.compile(r"[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*")
+KMS_KEY_ARN = re.compile(
+    r"arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):[0-9]{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f-]{36})", re.ASCII
+)
+MANAGED_POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/[\w+=,.@/-]+", re.ASCII)
+IAM_ACTION = re.compile(r"[a-z0-9-]+:[A-Za-z0-9]+\*?", re.ASCII)
+PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)", re.ASCII)
+SECRETS_PREFIX = re.compile(r"[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*", re.ASCII)
 AIRFLOW_ROLES = ("Admin", "Op", "User", "Viewer")
-SNS_TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
+SNS_TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}", re.ASCII)
 
-_BUCKET_CHARS = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+# AWS tagging limits (the Tagging API and each service we tag: EC2, S3, IAM, Logs, KMS, MWAA, SNS).
+MAX_TAGS_PER_RESOURCE = 50
+# Tags CDK puts on some resources itself (subnets: Name, aws-cdk:subnet-name, aws-cdk:subnet-type;
+# buckets with auto-delete: aws-cdk:auto-delete-objects); tests/test_config_limits.py counts them.
+CDK_OWN_TAGS = 3
+MAX_USER_TAGS = MAX_TAGS_PER_RESOURCE - CDK_OWN_TAGS
+TAG_KEY_MAX = 128
+TAG_VALUE_MAX = 256
+TAG_RESERVED_PREFIX = "aws:"
+TAG_SYMBOLS = set(" _.:/=+-@")
+
+# The services each side calls: an environment's region must offer MWAA; the tools region the rest.
+ENVIRONMENT_SERVICES = ("airflow",)
+PIPELINE_SERVICES = ("codepipeline", "codebuild", "codestar-connections", "codestar-notifications", "kms", "sns")
+REGIONS_DATA = Path(__file__).with_name("data") / "aws_regions.json"
+
+_BUCKET_CHARS = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)
 _BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
@@ -85,6 +106,38 @@ def secrets_backend_options(prefix: str | None) -> dict[str, str]:
         "secrets.backend": "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend",
         "secrets.backend_kwargs": kwargs,
     }
+
+
+@functools.cache
+def _regions_data() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(REGIONS_DATA.read_text())
+    return data
+
+
+def known_regions() -> dict[str, str]:
+    """Every region code botocore knows (scripts/derive_aws_regions.py), with its partition."""
+    regions: dict[str, str] = _regions_data()["regions"]
+    return regions
+
+
+def services_missing(region: str, services: tuple[str, ...]) -> list[str]:
+    """Which of `services` botocore's endpoint data does not list for `region`."""
+    offered = _regions_data()["services"]
+    return [service for service in services if region not in offered[service]]
+
+
+def tag_problem(key: str, value: str) -> str | None:
+    """What AWS would refuse about one tag, or None."""
+    if not 1 <= len(key) <= TAG_KEY_MAX:
+        return f"tag keys must be 1 to {TAG_KEY_MAX} characters"
+    if len(value) > TAG_VALUE_MAX:
+        return f"tag values must be at most {TAG_VALUE_MAX} characters"
+    if key.lower().startswith(TAG_RESERVED_PREFIX):
+        return f"tag keys starting with {TAG_RESERVED_PREFIX!r} are reserved for AWS"
+    for text in (key, value):
+        if any(not (c in TAG_SYMBOLS or unicodedata.category(c)[0] in "LNZ") for c in text):
+            return "tags may hold only letters, digits, spaces and _ . : / = + - @"
+    return None
 
 
 def version_tuple(version: str) -> tuple[int, ...]:

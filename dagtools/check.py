@@ -266,7 +266,7 @@ def print_report(target: CheckTarget, report: dict[str, Any], problems: list[Pro
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from config import ConfigError
+    from config import ConfigError, UnknownEnvironmentError
 
     if not args.source.is_dir():
         print(f"error: DAG folder {args.source} does not exist", file=sys.stderr)
@@ -284,7 +284,7 @@ def run_check(args: argparse.Namespace) -> int:
             problems = evaluate(report, args.parse_budget)
             print_report(target, report, problems)
             failed = failed or bool(problems)
-    except (CheckSetupError, ConfigError, KeyError) as error:
+    except (CheckSetupError, ConfigError, UnknownEnvironmentError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 1 if failed else 0

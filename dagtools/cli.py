@@ -52,11 +52,11 @@ def _target_from_config(args: argparse.Namespace) -> None:
     """Fill --bucket and --expected-bucket-owner from config when --environment is given."""
     if not args.environment:
         return
-    from config import ConfigError, load_config
+    from config import ConfigError, UnknownEnvironmentError, load_config
 
     try:
         env = load_config(os.environ.get("MWAA_CONFIG")).environment(args.environment)
-    except (ConfigError, KeyError) as error:
+    except (ConfigError, UnknownEnvironmentError) as error:
         raise SafetyError(str(error)) from None
     args.bucket = args.bucket or env.bucket_name
     args.expected_bucket_owner = args.expected_bucket_owner or env.account

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +60,17 @@ def stacks(assembly: cx_api.CloudAssembly) -> dict[str, cx_api.CloudFormationSta
 @pytest.fixture(scope="session")
 def templates(stacks: dict[str, cx_api.CloudFormationStackArtifact]) -> dict[str, dict[str, Any]]:
     return {name: stack.template for name, stack in stacks.items()}
+
+
+def repository_scratch() -> Path:
+    """A new scratch folder inside the repository (config's files_dir must lie inside it); gitignored."""
+    folder = ROOT / ".test-tmp" / uuid.uuid4().hex[:8]
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
+def repo_tmp() -> Iterator[Path]:
+    folder = repository_scratch()
+    yield folder
+    shutil.rmtree(folder)

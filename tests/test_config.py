@@ -58,13 +58,17 @@ def test_defaults_fill_what_is_left_out() -> None:
     assert (env.min_workers, env.max_workers, env.schedulers) == (1, 2, 2)
     assert env.weekly_maintenance_window_start == "SUN:03:00"
     assert dict(env.log_levels) == dict.fromkeys(("dag_processing", "scheduler", "task", "webserver", "worker"), "INFO")
-    assert dict(env.airflow_configuration_options) == {"core.load_examples": "False"}
+    # MWAA itself forces core.load_examples off (and refuses other values silently): nothing to set.
+    assert dict(env.airflow_configuration_options) == {}
     assert env.allow_replacement is False
 
 
 def test_config_options_override_our_defaults() -> None:
-    env = parse_config(with_dev(airflow_configuration_options={"core.load_examples": "True"})).environments[0]
-    assert env.airflow_configuration_options["core.load_examples"] == "True"
+    mine = '{"connections_prefix": "mine/connections"}'
+    data = with_dev(secrets_manager_prefix="airflow", airflow_configuration_options={"secrets.backend_kwargs": mine})
+    env = parse_config(data).environments[0]
+    assert env.airflow_configuration_options["secrets.backend_kwargs"] == mine
+    assert env.airflow_configuration_options["secrets.backend"].endswith("SecretsManagerBackend")
 
 
 @pytest.mark.parametrize(
@@ -72,7 +76,10 @@ def test_config_options_override_our_defaults() -> None:
     [
         ({"account": "12345"}, "environment 'dev': account = '12345' is not allowed; must be 12 digits"),
         ({"account": 111111111111}, "environment 'dev': account = 111111111111 is not allowed; must be a string"),
-        ({"region": "Ireland"}, "environment 'dev': region = 'Ireland' is not allowed; must look like eu-west-1"),
+        (
+            {"region": "Ireland"},
+            "environment 'dev': region = 'Ireland' is not allowed; must be an AWS region code such as eu-west-1",
+        ),
         (
             {"environment_name": "1-dev"},
             "environment 'dev': environment_name = '1-dev' is not allowed; must start with a letter",
@@ -320,13 +327,19 @@ def test_unknown_top_level_key_is_rejected() -> None:
     assert only_problem(data).startswith("top level: unknown key 'enviroments'")
 
 
-def test_same_account_region_and_name_twice_is_rejected() -> None:
+@pytest.mark.parametrize(
+    ("region", "name"), [("eu-west-1", "mwaa-dev"), ("eu-central-1", "mwaa-dev"), ("eu-west-1", "MWAA-Dev")]
+)
+def test_same_account_and_name_twice_is_rejected_in_any_region(region: str, name: str) -> None:
+    """IAM is global to an account and ignores case: the roles named after the environment would clash."""
     data = copy.deepcopy(EXAMPLE)
     prod = data["environments"]["prod"]
-    prod.update(account="111111111111", environment_name="mwaa-dev", bucket_name="another-bucket-name")
+    prod.update(account="111111111111", environment_name=name, bucket_name="another-bucket-name", region=region)
+    prod["availability_zones"] = [f"{region}a", f"{region}b"]
     assert only_problem(data) == (
-        "environment 'prod': environment_name = 'mwaa-dev' in account 111111111111 and region eu-west-1 is already "
-        "used by environment 'dev'; each MWAA environment needs its own name"
+        f"environment 'prod': environment_name = '{name}' in account 111111111111 is already used by environment "
+        f"'dev' (region eu-west-1); the roles named after it ({name}-execution, ...) live in IAM, which is global "
+        "to the account and ignores case, so each environment of an account needs its own name, whatever its region"
     )
 
 
@@ -357,7 +370,7 @@ def test_bad_config_fails_synth_with_a_clear_message(tmp_path: Any) -> None:
     lines = result.stderr.splitlines()
     assert lines[:2] == [
         f"error: 2 problem(s) in {bad}:",
-        "  - environment 'dev': account = '1111' is not allowed; must be 12 digits",
+        "  - environment 'dev': account = '1111' is not allowed; must be 12 digits (0-9)",
     ]
     assert lines[2].startswith("  - environment 'dev': unknown key 'network' (known keys: account, ")
     assert " vpc_cidr, " in lines[2] and len(lines) == 3

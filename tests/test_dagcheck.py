@@ -148,22 +148,24 @@ def test_airflow_2_idioms_fail_the_lint_before_any_parse() -> None:
 
 @pytest.mark.airflow
 def test_requirements_that_conflict_with_the_pins_fail(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, repo_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    files = tmp_path / "files"
-    files.mkdir()
+    files = repo_tmp
     (files / "requirements.txt").write_text("tenacity==8.0.0\n")
     config = tmp_path / "environments.toml"
     config.write_text(
         DEFAULT_CONFIG_PATH.read_text().replace(
-            "log_retention_days = 30\n", f'log_retention_days = 30\nfiles_dir = "{files}"\n', 1
+            "log_retention_days = 30\n", f'log_retention_days = 30\nfiles_dir = "{files.relative_to(ROOT)}"\n', 1
         )
     )
     monkeypatch.setenv("MWAA_CONFIG", str(config))
     monkeypatch.setenv("DAGCHECK_VENV_ROOT", str(ROOT))
     assert main(["check", "--source", str(ROOT / "dags"), "--environment", "dev"]) == 1
     out = capsys.readouterr().out
-    assert f"FAIL {files / 'requirements.txt'} does not install against the pins of Airflow 3.0.6" in out
+    assert (
+        f"FAIL {(files / 'requirements.txt').relative_to(ROOT)} does not install against the pins of Airflow 3.0.6"
+        in out
+    )
     assert "tenacity" in out and "Parse time per file" not in out
 
 

@@ -9,6 +9,7 @@ import shutil
 import time
 import tomllib
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from config import DEFAULT_CONFIG_PATH, parse_config
 from stages import MwaaStage, add_security_checks
 from stages.mwaa_files import reproducible_zip
-from tests.conftest import ROOT, new_app, stacks_of
+from tests.conftest import ROOT, new_app, repository_scratch, stacks_of
 
 PROD_FILES = ROOT / "mwaa" / "prod"
 
@@ -42,7 +43,7 @@ def test_plugins_zip_is_the_same_bytes_for_the_same_content(tmp_path: Path) -> N
 def synth_dev_mwaa(files_dir: Path, outdir: Path) -> dict[str, Any]:
     """Only the dev Stage, with its files taken from `files_dir`."""
     data = copy.deepcopy(tomllib.loads(DEFAULT_CONFIG_PATH.read_text()))
-    data["environments"]["dev"]["files_dir"] = str(files_dir)
+    data["environments"]["dev"]["files_dir"] = str(files_dir.relative_to(ROOT))
     project = parse_config(data)
     app = new_app(outdir)
     stage = MwaaStage(app, env_config=project.environment("dev"), pipeline=project.pipeline)
@@ -57,10 +58,11 @@ def changed_resources(before: dict[str, Any], after: dict[str, Any]) -> set[str]
 
 
 @pytest.fixture(scope="module")
-def versions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+def versions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Any]]]:
     """The dev MWAA template for the same files twice, then with each file changed in turn."""
     root = tmp_path_factory.mktemp("files")
-    files = root / "mwaa-dev"
+    scratch = repository_scratch()
+    files = scratch / "mwaa-dev"
     shutil.copytree(PROD_FILES, files)
     result = {
         "first": synth_dev_mwaa(files, root / "out1"),
@@ -70,7 +72,8 @@ def versions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
     result["requirements"] = synth_dev_mwaa(files, root / "out3")
     (files / "plugins" / "team_macros.py").write_text((files / "plugins" / "team_macros.py").read_text() + "\n# x\n")
     result["plugins"] = synth_dev_mwaa(files, root / "out4")
-    return result
+    yield result
+    shutil.rmtree(scratch)
 
 
 def test_files_are_referenced_by_object_version(versions: dict[str, dict[str, Any]]) -> None:

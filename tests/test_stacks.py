@@ -151,7 +151,6 @@ def test_environment_takes_every_field_from_config(
     assert props["WeeklyMaintenanceWindowStart"] == env.weekly_maintenance_window_start
     assert props["DagS3Path"] == "dags"
     assert props["AirflowConfigurationOptions"] == {
-        "core.load_examples": "False",
         "core.default_task_retries": {"dev": "1", "prod": "2"}[stage],
         **(
             {
