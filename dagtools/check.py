@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dagtools.options import option, positive_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "dagtools" / "requirements"
 MWAA_PYTHON = (3, 12)
@@ -53,6 +55,7 @@ class Problem:
 
 
 def add_check_command(commands: Any) -> None:
+
     check = commands.add_parser("check", help="parse the DAGs with the environments' Airflow versions")
     check.add_argument("--source", type=Path, default=Path("dags"), help="DAG folder (default: dags)")
     check.add_argument(
@@ -60,8 +63,7 @@ def add_check_command(commands: Any) -> None:
     )
     check.add_argument(
         "--parse-budget",
-        type=float,
-        default=float(os.environ.get("DAGCHECK_PARSE_BUDGET", DEFAULT_BUDGET)),
+        type=option(positive_seconds, "must be a number of seconds above 0 and below 3600"),
         help=f"seconds a file may take to parse (default: {DEFAULT_BUDGET}, or DAGCHECK_PARSE_BUDGET)",
     )
     check.set_defaults(handler=run_check)
@@ -271,6 +273,13 @@ def run_check(args: argparse.Namespace) -> int:
     if not args.source.is_dir():
         print(f"error: DAG folder {args.source} does not exist", file=sys.stderr)
         return 2
+    if args.parse_budget is None:
+        from_environment = os.environ.get("DAGCHECK_PARSE_BUDGET", str(DEFAULT_BUDGET))
+        try:
+            args.parse_budget = option(positive_seconds, "must be seconds above 0 and below 3600")(from_environment)
+        except argparse.ArgumentTypeError as error:
+            print(f"error: DAGCHECK_PARSE_BUDGET = {error}", file=sys.stderr)
+            return 2
     try:
         failed = False
         for target in targets_to_check(args.environment):

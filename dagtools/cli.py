@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
+import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
-from dagtools.local import SourceError, scan_source
-from dagtools.sync import DagSync, Plan, SafetyError, SyncError
+from dagtools.local import SourceError, check_key_lengths, scan_source
+from dagtools.options import MAX_CONCURRENCY, ROLE_ARN, bucket_name, option, region_code, whole_number
+from dagtools.sync import (
+    ConcurrentSyncError,
+    DagSync,
+    Plan,
+    SafetyError,
+    SyncError,
+    SyncInterrupted,
+    error_code,
+    is_permanent,
+    normalize_prefix,
+)
 
 LISTED_NAMES = 50  # names printed per plan section; the JSON summary has them all
 PROGRESS_MIN_UPLOADS = 20
+RETRY_MODES = ("legacy", "standard", "adaptive")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,18 +40,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync = commands.add_parser("sync", help="publish a DAG folder to an S3 prefix, by content hash")
     sync.add_argument("--source", type=Path, default=Path("dags"), help="local DAG folder (default: dags)")
-    sync.add_argument("--bucket", help="target bucket (default: the --environment's bucket from config)")
-    sync.add_argument("--prefix", default="dags/", help="key prefix in the bucket (default: dags/)")
+    sync.add_argument(
+        "--bucket",
+        type=option(bucket_name, "must be an S3 bucket name"),
+        help="target bucket (default: the --environment's bucket from config)",
+    )
+    sync.add_argument(
+        "--prefix",
+        default="dags/",
+        type=option(normalize_prefix, "must be a key prefix such as dags/ (never the whole bucket)"),
+        help="key prefix in the bucket (default: dags/)",
+    )
     sync.add_argument("--environment", help="an environment key from config/environments.toml, for the bucket")
-    sync.add_argument("--role-arn", help="assume this role first (cross-account sync)")
-    sync.add_argument("--expected-bucket-owner", help="account ID the bucket must belong to")
+    sync.add_argument(
+        "--role-arn",
+        type=option(lambda t: t if ROLE_ARN.fullmatch(t) else None, "must be an IAM role ARN"),
+        help="assume this role first (cross-account sync)",
+    )
+    sync.add_argument(
+        "--expected-bucket-owner",
+        type=option(lambda t: t if re.fullmatch("[0-9]{12}", t, re.ASCII) else None, "must be 12 digits"),
+        help="account ID the bucket must belong to",
+    )
     sync.add_argument("--profile", help="AWS profile (default: the standard AWS settings)")
-    sync.add_argument("--region", help="AWS region (default: the standard AWS settings)")
+    sync.add_argument(
+        "--region",
+        type=option(region_code, "must be an AWS region code such as eu-west-1"),
+        help="AWS region (default: the standard AWS settings)",
+    )
     sync.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     sync.add_argument("--seed-only", action="store_true", help="act only when the prefix holds no DAGs yet")
     sync.add_argument("--allow-mass-delete", action="store_true", help="allow deleting over half the DAGs")
     sync.add_argument("--json", action="store_true", help="print a JSON summary on stdout (text goes to stderr)")
-    sync.add_argument("--concurrency", type=int, default=16, help="parallel uploads (default: 16)")
+    sync.add_argument(
+        "--concurrency",
+        type=option(whole_number(1, MAX_CONCURRENCY), f"must be a whole number from 1 to {MAX_CONCURRENCY}"),
+        default=16,
+        help="parallel uploads (default: 16)",
+    )
     sync.set_defaults(handler=run_sync)
 
     from dagtools.check import add_check_command
@@ -46,6 +89,36 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return int(args.handler(args))
+
+
+def retry_settings() -> tuple[str, int]:
+    """AWS_RETRY_MODE and AWS_MAX_ATTEMPTS, checked before any request is sent."""
+    mode = os.environ.get("AWS_RETRY_MODE", "standard")
+    attempts = os.environ.get("AWS_MAX_ATTEMPTS", "8")
+    if mode not in RETRY_MODES:
+        raise SafetyError(f"AWS_RETRY_MODE = {mode!r} is not allowed; must be one of {', '.join(RETRY_MODES)}")
+    if not (attempts.isdigit() and 1 <= int(attempts) <= 20):
+        raise SafetyError(f"AWS_MAX_ATTEMPTS = {attempts!r} is not allowed; must be a whole number from 1 to 20")
+    return mode, int(attempts)
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM (what CodeBuild sends on a stop) raise KeyboardInterrupt once; the signals
+    received are listed in what this yields. A second signal is ignored: the stop is under way."""
+    received: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _target_from_config(args: argparse.Namespace) -> None:
@@ -69,16 +142,11 @@ def s3_client(args: argparse.Namespace) -> Any:
 
     from dagtools.aws import session_for
 
+    mode, attempts = retry_settings()
     session = session_for(
         role_arn=args.role_arn, region=args.region, profile=args.profile, session_name="dagtools-sync"
     )
-    config = Config(
-        retries={
-            "mode": os.environ.get("AWS_RETRY_MODE", "standard"),
-            "max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", "8")),
-        },
-        max_pool_connections=args.concurrency + 4,
-    )
+    config = Config(retries={"mode": mode, "max_attempts": attempts}, max_pool_connections=args.concurrency + 4)
     return session.client("s3", config=config)
 
 
@@ -119,14 +187,22 @@ class Progress:
 
 
 def run_sync(args: argparse.Namespace) -> int:
+    with stop_on_signals() as received:
+        return _sync(args, received)
+
+
+def _sync(args: argparse.Namespace, signals: list[int]) -> int:
     out = sys.stderr if args.json else sys.stdout
     started = time.monotonic()
     summary: dict[str, Any] = {"dry_run": args.dry_run, "seed_only": args.seed_only}
     try:
+        # Everything that can be checked locally is, before the first request.
         _target_from_config(args)
         if not args.bucket:
             raise SafetyError("no bucket: pass --bucket NAME or --environment KEY")
+        retry_settings()
         files, rules = scan_source(args.source)
+        check_key_lengths(files, args.prefix)
         syncer = DagSync(
             s3_client(args),
             bucket=args.bucket,
@@ -163,14 +239,38 @@ def run_sync(args: argparse.Namespace) -> int:
         )
         return _finish(args, summary, 0)
     except (SourceError, SafetyError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return _finish(args, {**summary, "error": str(error)}, 2)
+        return _fail(args, summary, f"error: {error}", 2)
+    except SyncInterrupted as stopped:
+        name = signal.Signals(signals[0]).name
+        return _fail(
+            args,
+            summary,
+            f"stopped by {name}: {stopped.uploaded} of {stopped.total} upload(s) done and recorded in the manifest, "
+            "nothing deleted; the next run uploads the rest",
+            128 + signals[0],
+        )
+    except KeyboardInterrupt:
+        received = signals[0] if signals else signal.SIGINT
+        name = signal.Signals(received).name
+        return _fail(args, summary, f"stopped by {name} before anything in the bucket changed", 128 + received)
+    except ConcurrentSyncError as error:
+        return _fail(args, summary, f"error: {error}", 1)
     except SyncError as error:
-        print(f"error: sync incomplete, run it again to finish: {error}", file=sys.stderr)
-        return _finish(args, {**summary, "error": str(error)}, 1)
+        summary["permanent"] = error.permanent
+        if error.permanent:
+            return _fail(
+                args, summary, f"error: sync failed; running it again will not help until this is fixed: {error}", 1
+            )
+        return _fail(args, summary, f"error: sync incomplete (a temporary failure), run it again to finish: {error}", 1)
     except Exception as error:  # botocore errors of every kind end here, with their message
-        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
-        return _finish(args, {**summary, "error": str(error)}, 1)
+        summary["permanent"] = is_permanent(error)
+        advice = "fix this, then run it again" if summary["permanent"] else "a temporary failure: run it again"
+        return _fail(args, summary, f"error: {error_code(error) or type(error).__name__}: {error} ({advice})", 1)
+
+
+def _fail(args: argparse.Namespace, summary: dict[str, Any], message: str, code: int) -> int:
+    print(message, file=sys.stderr)
+    return _finish(args, {**summary, "error": message}, code)
 
 
 def _finish(args: argparse.Namespace, summary: dict[str, Any], code: int) -> int:

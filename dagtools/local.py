@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 SYNCIGNORE = ".syncignore"
 MANIFEST_NAME = ".dagsync-manifest.json"
+MAX_KEY_BYTES = 1024
 # Never published: bytecode, the ignore file itself, and a stray copy of our manifest.
 ALWAYS_SKIPPED = ("__pycache__", "*.pyc", SYNCIGNORE, MANIFEST_NAME)
 
@@ -61,19 +63,64 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _walk(source: Path) -> tuple[list[tuple[str, Path]], list[str]]:
+    """(relative path, file to read) for every file under `source`, and the links that lead out of it.
+
+    Links are followed only while they stay inside the source folder (a link to a credentials file
+    must never be published); a linked folder inside it is walked once, so a loop ends.
+    """
+    root = source.resolve()
+    found: list[tuple[str, Path]] = []
+    refused: list[str] = []
+    walked: set[Path] = set()
+
+    def visit(folder: Path, relative: PurePosixPath) -> None:
+        real = folder.resolve()
+        if real in walked:
+            return
+        walked.add(real)
+        for entry in sorted(folder.iterdir()):
+            path = relative / entry.name
+            target = entry.resolve()
+            if entry.is_symlink() and not target.is_relative_to(root):
+                refused.append(f"{path} -> {os.readlink(entry)}")
+            elif target.is_dir():
+                visit(entry, path)
+            elif target.is_file():
+                found.append((str(path), target))
+
+    visit(source, PurePosixPath())
+    return found, refused
+
+
 def scan_source(source: Path) -> tuple[dict[str, LocalFile], IgnoreRules]:
     """Every file to publish, keyed by its path relative to `source` (with `/` separators)."""
     if not source.is_dir():
         raise SourceError(f"source folder {source} does not exist or is not a folder; refusing to sync")
     rules = IgnoreRules.for_source(source)
-    files = {}
-    for path in sorted(source.rglob("*")):
-        relative = path.relative_to(source).as_posix()
-        if path.is_file() and not rules.ignores(relative):
-            files[relative] = LocalFile(relative, path, sha256_of(path))
+    found, refused = _walk(source)
+    refused = [link for link in refused if not rules.ignores(link.split(" -> ")[0])]
+    if refused:
+        raise SourceError(
+            f"{len(refused)} link(s) in {source} lead outside it; refusing to publish what they point to "
+            "(copy the file into the folder instead): " + ", ".join(refused)
+        )
+    files = {
+        relative: LocalFile(relative, path, sha256_of(path)) for relative, path in found if not rules.ignores(relative)
+    }
     if not files:
         raise SourceError(
             f"source folder {source} holds no files to publish; refusing to sync, "
             "since that would delete every DAG in the bucket"
         )
     return files, rules
+
+
+def check_key_lengths(files: dict[str, LocalFile], prefix: str) -> None:
+    """S3 keys are at most 1,024 bytes of UTF-8: refuse before any request, since no retry would help."""
+    too_long = [relative for relative in files if len((prefix + relative).encode()) > MAX_KEY_BYTES]
+    if too_long:
+        raise SourceError(
+            f"{len(too_long)} path(s) make S3 keys longer than {MAX_KEY_BYTES} bytes, which S3 refuses; "
+            "shorten them: " + ", ".join(too_long[:5])
+        )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,29 @@ MASS_DELETE_FLOOR = 5  # below this many remote DAGs, deleting most of them is n
 
 
 class SyncError(Exception):
-    """A sync that did not complete; the next run repairs what this one left half done."""
+    """A sync that did not complete; the next run repairs what this one left half done.
+
+    `permanent` says whether running it again can help (AccessDenied, NoSuchBucket) or not
+    (throttling, timeouts, S3 errors); `uploaded` is how many files did reach the bucket.
+    """
+
+    def __init__(self, message: str, *, permanent: bool, uploaded: int = 0) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.uploaded = uploaded
+
+
+class ConcurrentSyncError(SyncError):
+    """Another sync wrote the manifest after this one read it: the bucket may hold a mix of both."""
+
+
+class SyncInterrupted(Exception):
+    """Stopped by SIGINT or SIGTERM; the manifest records what was uploaded before the stop."""
+
+    def __init__(self, uploaded: int, total: int) -> None:
+        super().__init__(f"interrupted after uploading {uploaded} of {total} file(s)")
+        self.uploaded = uploaded
+        self.total = total
 
 
 class SafetyError(Exception):
@@ -46,9 +68,13 @@ class RemoteState:
 
     etags: dict[str, str]
     manifest: dict[str, ManifestEntry]
-    manifest_present: bool
+    manifest_etag: str | None  # the manifest object's ETag, for a conditional write; None if absent
     ignored: list[str]
     list_pages: int
+
+    @property
+    def manifest_present(self) -> bool:
+        return self.manifest_etag is not None
 
 
 @dataclass
@@ -66,6 +92,26 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return bool(self.added or self.changed or self.deleted)
+
+
+def parse_manifest(body: bytes) -> dict[str, ManifestEntry]:
+    """The manifest's entries; anything unreadable (not JSON, wrong shape) counts as no manifest, which
+    only costs re-uploads: every file then counts as changed."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
+        return {}
+    entries = {}
+    for path, entry in files.items():
+        if not (
+            isinstance(entry, dict) and isinstance(entry.get("sha256"), str) and isinstance(entry.get("etag"), str)
+        ):
+            return {}
+        entries[path] = ManifestEntry(entry["sha256"], entry["etag"])
+    return entries
 
 
 def normalize_prefix(prefix: str) -> str:
@@ -98,7 +144,7 @@ class DagSync:
     def read_remote(self, rules: IgnoreRules) -> RemoteState:
         etags: dict[str, str] = {}
         ignored: list[str] = []
-        manifest_present = False
+        manifest_listed = False
         pages = 0
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix, **self.owner):
@@ -107,22 +153,20 @@ class DagSync:
                 key = item["Key"]
                 relative = key[len(self.prefix) :]
                 if key == self.manifest_key:
-                    manifest_present = True
+                    manifest_listed = True
                 elif not relative or relative.endswith("/") or rules.ignores(relative):
                     ignored.append(relative or key)
                 else:
                     etags[relative] = item["ETag"]
-        manifest = self._read_manifest() if manifest_present else {}
-        return RemoteState(etags, manifest, manifest_present, ignored, pages)
+        manifest, manifest_etag = self._read_manifest() if manifest_listed else ({}, None)
+        return RemoteState(etags, manifest, manifest_etag, ignored, pages)
 
-    def _read_manifest(self) -> dict[str, ManifestEntry]:
-        body = self.client.get_object(Bucket=self.bucket, Key=self.manifest_key, **self.owner)["Body"].read()
+    def _read_manifest(self) -> tuple[dict[str, ManifestEntry], str | None]:
         try:
-            data = json.loads(body)
-            return {path: ManifestEntry(e["sha256"], e["etag"]) for path, e in data["files"].items()}
-        except (ValueError, KeyError, TypeError):
-            # A damaged manifest only costs re-uploads: every file then counts as changed.
-            return {}
+            response = self.client.get_object(Bucket=self.bucket, Key=self.manifest_key, **self.owner)
+        except self.client.exceptions.NoSuchKey:
+            return {}, None  # deleted between the listing and this read
+        return parse_manifest(response["Body"].read()), response["ETag"]
 
     def plan(self, local: dict[str, LocalFile], remote: RemoteState, *, allow_mass_delete: bool = False) -> Plan:
         plan = Plan(kept_ignored=sorted(remote.ignored))
@@ -151,32 +195,65 @@ class DagSync:
         remote: RemoteState,
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
-        """Upload first, delete second, manifest last: no DAG that is only moving is ever missing."""
-        manifest = {p: e for p, e in remote.manifest.items() if p in local and p not in plan.uploads}
-        manifest.update(self._upload(plan.uploads, local, progress))
-        self._delete(plan.deleted)
+        """Upload first, delete second, manifest last: no DAG that is only moving is ever missing.
+
+        When uploads fail or the run is interrupted, the manifest is still written for what was
+        uploaded (files not uploaded keep their old entries, which no longer match), so the next run
+        uploads only the rest.
+        """
+        manifest = {p: e for p, e in remote.manifest.items() if p in local}
+        try:
+            self._upload(plan.uploads, local, progress, record=manifest)
+            self._delete(plan.deleted)
+        except (SyncError, SyncInterrupted):
+            self._write_manifest(manifest, remote.manifest_etag, best_effort=True)
+            raise
         if plan.has_changes or set(manifest) != set(remote.manifest) or not remote.manifest_present:
-            self._write_manifest(manifest)
+            self._write_manifest(manifest, remote.manifest_etag)
 
     def _upload(
-        self, paths: list[str], local: dict[str, LocalFile], progress: Callable[[int, int], None] | None
-    ) -> dict[str, ManifestEntry]:
-        uploaded: dict[str, ManifestEntry] = {}
-        failures: list[str] = []
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            futures = {pool.submit(self._put_file, local[path]): path for path in paths}
+        self,
+        paths: list[str],
+        local: dict[str, LocalFile],
+        progress: Callable[[int, int], None] | None,
+        *,
+        record: dict[str, ManifestEntry],
+    ) -> None:
+        """Upload `paths`, recording each file in `record` as soon as S3 has it."""
+        failures: list[tuple[str, Exception]] = []
+        settled: set[Future[ManifestEntry]] = set()
+
+        def settle(future: Future[ManifestEntry]) -> None:
+            settled.add(future)
+            try:
+                record[futures[future]] = future.result()
+            except Exception as error:  # every failure is reported below
+                failures.append((futures[future], error))
+
+        pool = ThreadPoolExecutor(max_workers=self.concurrency)
+        futures = {pool.submit(self._put_file, local[path]): path for path in paths}
+        try:
             for done, future in enumerate(as_completed(futures), start=1):
-                path = futures[future]
-                try:
-                    uploaded[path] = future.result()
-                except Exception as error:  # every failure is reported below
-                    failures.append(f"{path}: {error}")
+                settle(future)
                 if progress:
                     progress(done, len(paths))
+        except KeyboardInterrupt:
+            # Cancel what has not started, let the PUTs in flight finish, and keep what they uploaded.
+            pool.shutdown(wait=True, cancel_futures=True)
+            for future in futures:
+                if future not in settled and future.done() and not future.cancelled():
+                    settle(future)
+            uploaded = len(settled) - len(failures)
+            raise SyncInterrupted(uploaded, len(paths)) from None
+        finally:
+            pool.shutdown(wait=True)
         if failures:
-            # The manifest is not written, so the next run uploads these again.
-            raise SyncError(f"{len(failures)} upload(s) failed; first: {failures[0]}")
-        return uploaded
+            first_path, first_error = failures[0]
+            raise SyncError(
+                f"{len(failures)} of {len(paths)} upload(s) failed; first: {first_path}: {first_error}",
+                permanent=all(is_permanent(e) for _, e in failures),
+                uploaded=len(paths) - len(failures),
+            )
 
     def _put_file(self, file: LocalFile) -> ManifestEntry:
         body = file.path.read_bytes()
@@ -197,9 +274,15 @@ class DagSync:
             errors = response.get("Errors", [])
             if errors:
                 first = errors[0]
-                raise SyncError(f"{len(errors)} delete(s) failed; first: {first['Key']}: {first.get('Message')}")
+                raise SyncError(
+                    f"{len(errors)} delete(s) failed; first: {first['Key']}: {first.get('Message')}",
+                    permanent=all(e.get("Code") not in TRANSIENT_CODES for e in errors),
+                )
 
-    def _write_manifest(self, manifest: dict[str, ManifestEntry]) -> None:
+    def _write_manifest(
+        self, manifest: dict[str, ManifestEntry], read_etag: str | None, *, best_effort: bool = False
+    ) -> None:
+        """Write the manifest only if nobody else wrote it since we read it (S3 conditional write)."""
         body = json.dumps(
             {
                 "version": MANIFEST_VERSION,
@@ -207,11 +290,62 @@ class DagSync:
             },
             indent=1,
         ).encode()
-        self.client.put_object(
-            Bucket=self.bucket,
-            Key=self.manifest_key,
-            Body=body,
-            ContentType="application/json",
-            CacheControl="no-cache",
-            **self.owner,
-        )
+        condition = {"IfMatch": read_etag} if read_etag else {"IfNoneMatch": "*"}
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self.manifest_key,
+                Body=body,
+                ContentType="application/json",
+                CacheControl="no-cache",
+                **condition,
+                **self.owner,
+            )
+        except Exception as error:
+            if error_code(error) in CONFLICT_CODES:
+                raise ConcurrentSyncError(
+                    f"another sync wrote s3://{self.bucket}/{self.manifest_key} while this one ran, so the bucket "
+                    "may hold files of both; run the sync again once the other has finished, it repairs the bucket",
+                    permanent=False,
+                ) from None
+            if not best_effort:
+                raise
+
+
+# S3 error codes that a later run may not meet again; everything else (AccessDenied, NoSuchBucket,
+# KeyTooLongError, InvalidArgument, ...) fails the same way until someone fixes the cause.
+TRANSIENT_CODES = {
+    "InternalError",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+    "ServiceUnavailable",
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+}
+# What S3 answers a conditional write whose condition no longer holds (412), or that raced another (409).
+CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409"}
+
+
+def error_code(error: Exception) -> str | None:
+    """The S3 error code of a botocore ClientError, else None."""
+    response = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return None
+    code = response.get("Error", {}).get("Code")
+    return str(code) if code is not None else None
+
+
+def is_permanent(error: Exception) -> bool:
+    """True when running again cannot help until someone fixes the cause: S3 client errors other than
+    throttling and timeouts, and missing credentials or settings. Network errors, timeouts and S3's
+    own failures (5xx) are transient."""
+    from botocore.exceptions import HTTPClientError
+
+    if isinstance(error, HTTPClientError):  # connection reset, read or connect timeout
+        return False
+    code = error_code(error)
+    if code is None:
+        return True
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)  # type: ignore[attr-defined]
+    return code not in TRANSIENT_CODES and not (isinstance(status, int) and status >= 500)

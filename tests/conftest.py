@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.s3server import S3Server
 
 ROOT = Path(__file__).resolve().parents[1]
 # jsii starts Node on the first aws_cdk import: use the pinned one, as the Makefile does.
@@ -21,6 +25,7 @@ from aws_cdk import App, cx_api  # noqa: E402
 from config import ProjectConfig, load_config  # noqa: E402
 from pipeline.assembly import build_app  # noqa: E402
 from stages import FAIL_ON_FINDINGS  # noqa: E402
+from tests.s3server import DENIED, S3Server, client_environment  # noqa: E402
 
 CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
 
@@ -74,3 +79,35 @@ def repo_tmp() -> Iterator[Path]:
     folder = repository_scratch()
     yield folder
     shutil.rmtree(folder)
+
+
+# moto's S3 server over HTTP, for the DAG sync tests (test_dagsync*.py).
+@pytest.fixture(scope="module")
+def server() -> Iterator[S3Server]:
+    from tests.s3server import S3Server
+
+    with S3Server() as running:
+        yield running
+
+
+@pytest.fixture
+def s3(server: S3Server, monkeypatch: pytest.MonkeyPatch) -> Any:
+    import boto3
+
+    for name, value in client_environment(server.url).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "4")
+    server.layer.fail_puts_after = None
+    server.layer.fail_puts_with = ("403 Forbidden", DENIED)
+    server.layer.slowdowns = 0
+    server.layer.after_put = None
+    server.layer.puts_answered = 0
+    server.layer.delay = 0.0
+    return boto3.client("s3")
+
+
+@pytest.fixture
+def bucket(s3: Any, request: pytest.FixtureRequest) -> str:
+    name = "test-" + hashlib.sha1(request.node.name.encode()).hexdigest()[:20]  # noqa: S324 - a name, not security
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    return name

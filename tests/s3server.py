@@ -29,6 +29,8 @@ _ETAG = re.compile(rb"<ETag>(.*?)</ETag>", re.S)
 MOTO_ACCOUNT = "123456789012"
 SLOWDOWN = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
 DENIED = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+INTERNAL = b"<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>"
+MANIFEST_SUFFIX = "/.dagsync-manifest.json"
 
 
 def request_kind(method: str, key: str, query: dict[str, list[str]]) -> str:
@@ -54,8 +56,11 @@ class S3Layer:
         self.delay = 0.0
         self.slowdowns = 0  # answer the next N requests with 503 SlowDown
         self.slowdowns_served = 0
-        self.fail_puts_after: int | None = None  # let this many object PUTs through, then deny the rest
+        self.fail_puts_after: int | None = None  # let this many DAG PUTs through, then fail the rest
+        self.fail_puts_with = ("403 Forbidden", DENIED)  # or ("500 Internal Server Error", INTERNAL)
         self.puts_through = 0
+        self.after_put: Callable[[int], None] | None = None  # called with the count of DAG PUTs answered
+        self.puts_answered = 0
         self.etags: dict[tuple[str, str], tuple[bytes, bytes]] = {}  # (bucket, key) -> (moto's, ours)
         self.owner_headers: Counter[str | None] = Counter()  # x-amz-expected-bucket-owner values seen
 
@@ -81,10 +86,14 @@ class S3Layer:
                 self.slowdowns -= 1
                 self.slowdowns_served += 1
                 return _error(start_response, "503 Slow Down", SLOWDOWN)
-            if kind == "PUT" and self.fail_puts_after is not None:
+            if kind == "PUT" and self.fail_puts_after is not None and not key.endswith(MANIFEST_SUFFIX):
                 if self.puts_through >= self.fail_puts_after:
-                    return _error(start_response, "403 Forbidden", DENIED)
+                    return _error(start_response, *self.fail_puts_with)
                 self.puts_through += 1
+            if_match = environ.get("HTTP_IF_MATCH")
+            stored = self.etags.get((bucket, key))
+            if if_match and stored and if_match.encode() == stored[1]:
+                environ["HTTP_IF_MATCH"] = stored[0].decode()  # moto knows only its own ETag
 
         captured: dict[str, Any] = {}
 
@@ -100,6 +109,11 @@ class S3Layer:
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
             headers.append(("Content-Length", str(len(body))))
         start_response(captured["status"], headers)
+        if kind == "PUT" and not key.endswith(MANIFEST_SUFFIX) and self.after_put:
+            with self.lock:
+                self.puts_answered += 1
+                answered = self.puts_answered
+            self.after_put(answered)
         return [body]
 
     def _rewrite_etag_header(

@@ -14,6 +14,11 @@ pytestmark = pytest.mark.cli
 
 
 def test_cli_synth_prints_no_warnings(tmp_path: Path) -> None:
+    """Also: templates of an earlier synth (another config) are gone, not counted."""
+    stale = tmp_path / "cdk.out" / "assembly-gone"
+    stale.mkdir(parents=True)
+    (stale / "gone-mwaa.template.json").write_text("{}")
+    (tmp_path / "cdk.out" / "manifest.json").write_text("{}")
     env = {**os.environ, "PATH": f"{ROOT / 'node_modules/.bin'}:{ROOT / '.venv/bin'}:/usr/bin:/bin"}
     result = subprocess.run(
         ["scripts/synth.sh", "--output", str(tmp_path / "cdk.out")],

@@ -6,41 +6,16 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from dagtools.cli import main
-from tests.s3server import S3Server, client_environment
+from tests.s3server import INTERNAL, S3Server
 
 PREFIX = "dags/"
 MANIFEST = "dags/.dagsync-manifest.json"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[S3Server]:
-    with S3Server() as running:
-        yield running
-
-
-@pytest.fixture
-def s3(server: S3Server, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in client_environment(server.url).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "4")
-    server.layer.fail_puts_after = None
-    server.layer.slowdowns = 0
-    return boto3.client("s3")
-
-
-@pytest.fixture
-def bucket(s3: Any, request: pytest.FixtureRequest) -> str:
-    name = "test-" + hashlib.sha1(request.node.name.encode()).hexdigest()[:20]  # noqa: S324 - a name, not security
-    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    return name
 
 
 def write_dags(folder: Path, count: int, *, tag: str = "v1") -> dict[str, bytes]:
@@ -231,21 +206,42 @@ def test_seed_only_does_nothing_on_a_seeded_prefix(
 def test_interrupted_run_converges_on_the_next_run(
     s3: Any, bucket: str, server: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """S3 failing for good (retries spent): the manifest records the 7 that landed, the next run sends the 13 left."""
     local = write_dags(tmp_path, 20)
     server.layer.puts_through = 0
     server.layer.fail_puts_after = 7
+    server.layer.fail_puts_with = ("500 Internal Server Error", INTERNAL)
     capsys.readouterr()
     assert sync(bucket, tmp_path, "--concurrency", "1") == 1
-    assert "sync incomplete, run it again" in capsys.readouterr().err
+    assert "sync incomplete (a temporary failure), run it again to finish: 13 of 20 upload(s) failed" in (
+        capsys.readouterr().err
+    )
     assert len(dags_in_bucket(s3, bucket)) == 7
-    assert "dags/.dagsync-manifest.json" not in remote_files(s3, bucket)
+    recorded = json.loads(remote_files(s3, bucket)[MANIFEST])["files"]
+    assert sorted(recorded) == sorted(dags_in_bucket(s3, bucket))
 
     server.layer.fail_puts_after = None
+    server.layer.reset_counts()
     assert sync(bucket, tmp_path) == 0
+    assert server.layer.counts["PUT"] == 13 + 1  # the rest, and the manifest
     assert dags_in_bucket(s3, bucket) == local
     server.layer.reset_counts()
     assert sync(bucket, tmp_path) == 0
     assert server.layer.counts["PUT"] == 0
+
+
+def test_a_permanent_error_does_not_ask_for_another_run(
+    s3: Any, bucket: str, server: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_dags(tmp_path, 3)
+    server.layer.puts_through = 0
+    server.layer.fail_puts_after = 0
+    capsys.readouterr()
+    assert sync(bucket, tmp_path, "--json") == 1
+    captured = capsys.readouterr()
+    assert "running it again will not help until this is fixed" in captured.err
+    assert "AccessDenied" in captured.err and "run it again to finish" not in captured.err
+    assert json.loads(captured.out)["permanent"] is True
 
 
 def test_throttling_is_retried(s3: Any, bucket: str, server: S3Server, tmp_path: Path) -> None:
@@ -305,8 +301,12 @@ def test_expected_bucket_owner_is_sent_on_every_request(
 def test_an_empty_prefix_is_refused(bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_dags(tmp_path, 1)
     capsys.readouterr()
-    assert main(["sync", "--source", str(tmp_path), "--bucket", bucket, "--prefix", "/"]) == 2
-    assert "refusing to sync the whole bucket" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["sync", "--source", str(tmp_path), "--bucket", bucket, "--prefix", "/"])
+    assert exited.value.code == 2
+    assert "argument --prefix: '/' is not allowed; must be a key prefix such as dags/ (never the whole bucket)" in (
+        capsys.readouterr().err
+    )
 
 
 def test_deletes_go_in_batches_of_a_thousand(s3: Any, bucket: str, server: S3Server, tmp_path: Path) -> None:
