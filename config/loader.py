@@ -19,7 +19,17 @@ from types import MappingProxyType
 from typing import Any
 
 from config import rules
-from config.model import LOG_TYPES, EnvironmentConfig, PipelineConfig, ProjectConfig, StatementConfig, frozen_mapping
+from config.model import (
+    ENVIRONMENT_NAME_MAX_FOR_IAM,
+    IAM_NAME_MAX,
+    LOG_TYPES,
+    ROLE_NAME_SUFFIXES,
+    EnvironmentConfig,
+    PipelineConfig,
+    ProjectConfig,
+    StatementConfig,
+    frozen_mapping,
+)
 from config.mwaa_reserved import reserved_problem
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("environments.toml")
@@ -164,12 +174,17 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
     name = t.check(
         "environment_name",
         t.get("environment_name", str, f"mwaa-{stage}"),
-        lambda v: rules.ENVIRONMENT_NAME.fullmatch(v) and len(v) <= rules.ENVIRONMENT_NAME_MAX,
-        "must start with a letter, contain only letters, digits, '-' and '_', "
-        f"at most {rules.ENVIRONMENT_NAME_MAX} characters",
+        rules.ENVIRONMENT_NAME.fullmatch,
+        "must start with a letter and contain only letters, digits, '-' and '_'",
     )
-    if name is not None and len(f"{name}-execution") > 64:
-        t.problem("environment_name", name, "must be at most 54 characters, so the derived role names fit IAM's 64")
+    if name is not None and len(name) > ENVIRONMENT_NAME_MAX_FOR_IAM:
+        longest = max(ROLE_NAME_SUFFIXES, key=len)
+        t.problem(
+            "environment_name",
+            name,
+            f"must be at most {ENVIRONMENT_NAME_MAX_FOR_IAM} characters, so the role names derived from it "
+            f"(the longest: <name>{longest}) fit IAM's {IAM_NAME_MAX}",
+        )
         name = None
 
     bucket = t.get("bucket_name", str, "")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from config.rules import known_regions
+from config.rules import AIRFLOW_ROLES, known_regions
 
 LOG_TYPES = ("dag_processing", "scheduler", "task", "webserver", "worker")
 DAGS_PREFIX = "dags/"
@@ -23,6 +23,11 @@ class StatementConfig:
     actions: tuple[str, ...]
     resources: tuple[str, ...]
 
+
+IAM_NAME_MAX = 64
+# Every IAM role an environment's stacks name after it: `<environment_name><suffix>`.
+ROLE_NAME_SUFFIXES = ("-execution", "-dag-sync", "-status-reader", *(f"-web-{r.lower()}" for r in AIRFLOW_ROLES))
+ENVIRONMENT_NAME_MAX_FOR_IAM = IAM_NAME_MAX - max(len(suffix) for suffix in ROLE_NAME_SUFFIXES)
 
 BOOTSTRAP_QUALIFIER = "cdk-hnb659fds"  # `cdk bootstrap`'s default qualifier and role-name prefix
 
@@ -99,6 +104,10 @@ class EnvironmentConfig:
     @property
     def status_reader_role_name(self) -> str:
         return f"{self.environment_name}-status-reader"
+
+    def web_login_role_name(self, airflow_role: str) -> str:
+        """The role (and managed policy) that logs in to the Airflow UI as `airflow_role`."""
+        return f"{self.environment_name}-web-{airflow_role.lower()}"
 
     @property
     def status_reader_role_arn(self) -> str:

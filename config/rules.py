@@ -53,7 +53,6 @@ DEFAULT_WORKER_QUOTA = 25
 STAGE_NAME = re.compile(r"[a-z][a-z0-9-]{0,19}", re.ASCII)
 ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
 ENVIRONMENT_NAME = re.compile(r"[a-zA-Z][0-9a-zA-Z\-_]*", re.ASCII)
-ENVIRONMENT_NAME_MAX = 80
 MAINTENANCE_WINDOW = re.compile(r"(MON|TUE|WED|THU|FRI|SAT|SUN):([01][0-9]|2[0-3]):(00|30)", re.ASCII)
 AIRFLOW_OPTION_KEY = re.compile(r"[a-z]+([a-z0-9._]*[a-z0-9_]+)?", re.ASCII)
 AIRFLOW_OPTION_VALUE = re.compile(r"[\x20-\x7e]{1,65536}", re.ASCII)  # the MWAA API: [ -~]+, 1 to 65,536

@@ -22,7 +22,7 @@ class WebAccess(Construct):
             policy = iam.ManagedPolicy(
                 self,
                 f"{airflow_role}Policy",
-                managed_policy_name=f"{name}-web-{airflow_role.lower()}",
+                managed_policy_name=env_config.web_login_role_name(airflow_role),
                 description=f"Log in to the Airflow UI of {name} as {airflow_role}",
                 statements=[
                     iam.PolicyStatement(
@@ -38,7 +38,7 @@ class WebAccess(Construct):
                 role = iam.Role(
                     self,
                     f"{airflow_role}Role",
-                    role_name=f"{name}-web-{airflow_role.lower()}",
+                    role_name=env_config.web_login_role_name(airflow_role),
                     description=f"Assume to log in to the Airflow UI of {name} as {airflow_role}",
                     assumed_by=iam.CompositePrincipal(*(iam.ArnPrincipal(p) for p in principals)),
                     managed_policies=[policy],

@@ -86,7 +86,7 @@ def test_config_options_override_our_defaults() -> None:
         ),
         (
             {"environment_name": "dev.env"},
-            "environment 'dev': environment_name = 'dev.env' is not allowed; must start with a letter, contain only",
+            "environment 'dev': environment_name = 'dev.env' is not allowed; must start with a letter and contain only",
         ),
         (
             {"bucket_name": "My_Bucket"},

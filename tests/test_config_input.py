@@ -286,3 +286,33 @@ def test_the_most_user_tags_config_allows_fit_every_resource_cdk_makes(tmp_path:
                 assert set(user_tags) <= set(keys), resource["Type"]
                 counts.append(len(keys))
     assert max(counts) == rules.MAX_TAGS_PER_RESOURCE  # the limit is reached, so CDK_OWN_TAGS is not too generous
+
+
+def test_the_longest_environment_name_config_allows_synthesizes(tmp_path: Path) -> None:
+    """Every role named after the environment (web-login roles included) must fit IAM's 64 characters."""
+    from aws_cdk import App
+
+    from config.model import ENVIRONMENT_NAME_MAX_FOR_IAM
+    from stages import MwaaStage
+    from tests.conftest import CDK_CONTEXT, stacks_of
+
+    longest = "a" * ENVIRONMENT_NAME_MAX_FOR_IAM
+    data = changed(EXAMPLE, ("environments", "dev", "environment_name"), longest)
+    data["environments"]["dev"]["bucket_name"] = "a-bucket-for-the-longest-name"
+    data["environments"]["dev"]["web_access"] = {
+        role: ["arn:aws:iam::111111111111:role/x"] for role in rules.AIRFLOW_ROLES
+    }
+    project = parse_config(data)
+    app = App(context=CDK_CONTEXT, outdir=str(tmp_path))
+    MwaaStage(app, env_config=project.environments[0], pipeline=project.pipeline)
+    names = [
+        r["Properties"]["RoleName"]
+        for stack in stacks_of(app.synth()).values()
+        for r in stack.template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Role" and "RoleName" in r.get("Properties", {})
+    ]
+    assert max(len(n) for n in names) == 64
+    [problem] = problems_for(changed(data, ("environments", "dev", "environment_name"), longest + "a"))
+    assert "must be at most 50 characters, so the role names derived from it (the longest: <name>-status-reader)" in (
+        problem
+    )
