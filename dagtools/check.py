@@ -157,13 +157,17 @@ class RequirementsConflict(Exception):
     """An environment's requirements.txt does not install against the Airflow pins (MWAA would fail too)."""
 
 
-def _pip_install(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def _uv(*args: str) -> subprocess.CompletedProcess[str]:
+    """uv from the tools (dagtools/requirements/tools.txt), beside this interpreter or on PATH."""
+    beside = Path(sys.executable).with_name("uv")
+    uv = str(beside) if beside.exists() else shutil.which("uv")
+    if not uv:
+        raise CheckSetupError("uv is not installed: install dagtools/requirements/tools.txt first")
+    return subprocess.run([uv, *args], capture_output=True, text=True, check=False)
+
+
+def _install(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return _uv("pip", "install", "--quiet", "--python", str(python), *args)
 
 
 def airflow_python(target: CheckTarget) -> Path:
@@ -185,11 +189,13 @@ def airflow_python(target: CheckTarget) -> Path:
         return python
     if venv == base:
         print(
-            f"Installing Airflow {target.version} into {venv.name} (once per version; about a minute) ...",
+            f"Installing Airflow {target.version} into {venv.name} (once per version; seconds with uv) ...",
             file=sys.stderr,
         )
-        subprocess.run([find_mwaa_python(), "-m", "venv", "--clear", str(venv)], check=True)
-        install = _pip_install(python, "-r", str(pins))
+        created = _uv("venv", "--quiet", "--clear", "--python", find_mwaa_python(), str(venv))
+        if created.returncode != 0:
+            raise CheckSetupError(f"creating {venv.name} failed:\n{created.stderr}")
+        install = _install(python, "-r", str(pins))
         if install.returncode != 0:
             raise CheckSetupError(f"installing {pins.name} failed:\n{install.stdout}{install.stderr}")
     else:
@@ -198,7 +204,7 @@ def airflow_python(target: CheckTarget) -> Path:
         shutil.rmtree(venv, ignore_errors=True)
         shutil.copytree(base_python.parents[1], venv, symlinks=True)
         assert target.requirements is not None
-        install = _pip_install(python, "-r", str(target.requirements), "-c", str(pins))
+        install = _install(python, "-r", str(target.requirements), "-c", str(pins))
         if install.returncode != 0:
             shutil.rmtree(venv, ignore_errors=True)
             raise RequirementsConflict(

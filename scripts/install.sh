@@ -15,7 +15,9 @@ python_stamp=$(stamp_of requirements.txt requirements-dev.txt dagtools/requireme
 if [ "$(cat .venv/.installed 2>/dev/null)" != "$python_stamp" ]; then
   echo "Installing Python dependencies into .venv ..."
   [ -x .venv/bin/python ] || run_logged python3 -m venv .venv
-  run_logged .venv/bin/python -m pip install --disable-pip-version-check -r requirements-dev.txt
+  # uv (pinned in tools.txt) installs everything else: seconds where pip takes minutes.
+  run_logged .venv/bin/python -m pip install --disable-pip-version-check "$(grep '^uv==' dagtools/requirements/tools.txt)"
+  run_logged .venv/bin/uv pip install --python .venv/bin/python -r requirements-dev.txt
   echo "$python_stamp" > .venv/.installed
 fi
 
