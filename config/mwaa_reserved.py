@@ -1,8 +1,9 @@
 """Airflow options MWAA sets itself and silently overrides, per Airflow version.
 
 Source: aws/amazon-mwaa-docker-images, `images/airflow/<version>/python/mwaa/config/airflow.py`,
-`get_essential_airflow_config()` ("essential and cannot be overridden by the customer"): 3.0.6 read
-at commit 42bd3d487a37eefa0c730a4f0c0fe33f55f104c1, 3.2.1 at 16a9780775672b836bd3d6927128aa3bbbebc16e.
+`get_essential_airflow_config()` ("essential and cannot be overridden by the customer"), every
+AIRFLOW__SECTION__OPTION it sets, read for 3.0.6, 3.2.1 and 3.3.1 at commit
+9d2bebb5c7858e27a1c6afb20b7827840217e3a0 (3.3.1's file is the same as 3.2.1's).
 The MWAA user guide adds that the `metrics` section is MWAA's own (CloudWatch integration), except
 the three options its sidecar honours. An option set in config that MWAA then replaces would pass
 every check here and do nothing in the environment, so config validation refuses it.
@@ -35,9 +36,11 @@ _COMMON = frozenset(
         "scheduler.standalone_dag_processor",
     }
 )
+_SINCE_3_2 = _COMMON | {"celery.extra_celery_config", "core.multi_team", "triggerer.queues_enabled"}
 RESERVED_OPTIONS = {
     "3.0.6": _COMMON | {"celery_broker_transport_options.visibility_timeout"},
-    "3.2.1": _COMMON | {"celery.extra_celery_config", "core.multi_team", "triggerer.queues_enabled"},
+    "3.2.1": _SINCE_3_2,
+    "3.3.1": _SINCE_3_2,
 }
 # The metrics section belongs to MWAA's CloudWatch integration; its sidecar reads only these three.
 METRICS_SECTION = "metrics."

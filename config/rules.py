@@ -10,9 +10,9 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-# Airflow 3 versions MWAA offers; the first is the default for new environments.
-AIRFLOW_VERSIONS = ("3.0.6", "3.2.1")
-DEFAULT_AIRFLOW_VERSION = AIRFLOW_VERSIONS[0]
+# Airflow 3 versions MWAA offers (it never offered 3.1.x); the newest is the default for new environments.
+AIRFLOW_VERSIONS = ("3.0.6", "3.2.1", "3.3.1")
+DEFAULT_AIRFLOW_VERSION = "3.3.1"
 
 ENVIRONMENT_CLASSES = ("mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge")
 ACCESS_MODES = ("PUBLIC_ONLY", "PRIVATE_ONLY", "PUBLIC_AND_PRIVATE")

@@ -53,7 +53,7 @@ def test_defaults_fill_what_is_left_out() -> None:
     project = parse_config({"pipeline": EXAMPLE["pipeline"], "environments": {"qa": qa}})
     env = project.environments[0]
     assert env.environment_name == "mwaa-qa"
-    assert env.airflow_version == "3.0.6"
+    assert env.airflow_version == "3.3.1"
     assert env.environment_class == "mw1.small"
     assert (env.min_workers, env.max_workers, env.schedulers) == (1, 2, 2)
     assert env.weekly_maintenance_window_start == "SUN:03:00"
@@ -100,7 +100,7 @@ def test_config_options_override_our_defaults() -> None:
         ({"bucket_name": "xn--dags"}, "environment 'dev': bucket_name = 'xn--dags' is not allowed; uses a prefix"),
         (
             {"airflow_version": "2.10.3"},
-            "environment 'dev': airflow_version = '2.10.3' is not allowed; must be one of 3.0.6, 3.2.1 "
+            "environment 'dev': airflow_version = '2.10.3' is not allowed; must be one of 3.0.6, 3.2.1, 3.3.1 "
             "(the Airflow 3 versions MWAA offers)",
         ),
         (
@@ -129,7 +129,7 @@ def test_config_options_override_our_defaults() -> None:
             "PRIVATE_ONLY, PUBLIC_AND_PRIVATE",
         ),
         (
-            {"webserver_access_mode": "PUBLIC_AND_PRIVATE"},
+            {"webserver_access_mode": "PUBLIC_AND_PRIVATE", "airflow_version": "3.0.6"},
             "environment 'dev': webserver_access_mode = 'PUBLIC_AND_PRIVATE' is not allowed; "
             "needs Airflow 3.2 or later",
         ),

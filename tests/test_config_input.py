@@ -204,7 +204,7 @@ def test_tags_within_aws_limits_pass_and_beyond_them_fail() -> None:
     [
         ("core.default_task_retries", "", "values must be 1 to 65,536 printable ASCII characters"),
         ("core.default_task_retries", "x" * 65537, "values must be 1 to 65,536 printable ASCII characters"),
-        ("core.executor", "LocalExecutor", "MWAA sets core.executor itself on Airflow 3.0.6 and overrides any value"),
+        ("core.executor", "LocalExecutor", "MWAA sets core.executor itself on Airflow 3.3.1 and overrides any value"),
         ("core.load_examples", "True", "MWAA sets core.load_examples itself"),
         ("database.sql_alchemy_conn", "sqlite://", "MWAA sets database.sql_alchemy_conn itself"),
         ("metrics.statsd_host", "example.com", "MWAA owns the metrics section for its CloudWatch integration"),
@@ -221,6 +221,7 @@ def test_options_mwaa_honours_pass_and_the_reserved_list_follows_the_version() -
     parse_config(changed(EXAMPLE, ("environments", "dev", "airflow_configuration_options"), honoured))
     assert set(RESERVED_OPTIONS) == set(rules.AIRFLOW_VERSIONS)
     data = changed(EXAMPLE, ("environments", "dev", "airflow_configuration_options"), {"core.multi_team": "True"})
+    data["environments"]["dev"]["airflow_version"] = "3.0.6"
     parse_config(data)  # 3.0.6 has no multi-team option to override
     data["environments"]["dev"]["airflow_version"] = "3.2.1"
     [problem] = problems_for(data)

@@ -80,13 +80,13 @@ def test_each_airflow_version_in_config_is_checked(tmp_path: Path, monkeypatch: 
     config = tmp_path / "environments.toml"
     text = DEFAULT_CONFIG_PATH.read_text()
     prod_at = text.index("[environments.prod]")
-    config.write_text(text[:prod_at] + text[prod_at:].replace('airflow_version = "3.0.6"', 'airflow_version = "3.2.1"'))
+    config.write_text(text[:prod_at] + text[prod_at:].replace('airflow_version = "3.2.1"', 'airflow_version = "3.0.6"'))
     monkeypatch.setenv("MWAA_CONFIG", str(config))
     targets = [(t.version, t.requirements, t.plugins, t.stages) for t in targets_to_check(None)]
     prod_files = ROOT / "mwaa" / "prod"
     assert targets == [
-        ("3.0.6", None, None, ("dev",)),
-        ("3.2.1", prod_files / "requirements.txt", prod_files / "plugins", ("prod",)),
+        ("3.3.1", None, None, ("dev",)),
+        ("3.0.6", prod_files / "requirements.txt", prod_files / "plugins", ("prod",)),
     ]
     assert [t.stages for t in targets_to_check(["prod"])] == [("prod",)]
 
@@ -103,7 +103,8 @@ def test_every_offered_airflow_version_has_committed_pins() -> None:
 def test_sample_dags_pass_with_the_configured_airflow(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--source", str(ROOT / "dags")]) == 0
     out = capsys.readouterr().out
-    assert "Airflow 3.0.6 (Amazon provider 9.12.0) on Python 3.12." in out
+    assert "Airflow 3.3.1 (Amazon provider 9.34.0) on Python 3.12." in out
+    assert "Airflow 3.2.1 (Amazon provider 9.25.0) on Python 3.12." in out
     assert out.count("3 file(s), 3 DAG(s): OK") == 2  # dev, and prod with its requirements.txt
     assert "for dev\n" in out
     assert "for prod\nwith mwaa/prod/requirements.txt installed against the pins\n" in out
@@ -163,7 +164,7 @@ def test_requirements_that_conflict_with_the_pins_fail(
     assert main(["check", "--source", str(ROOT / "dags"), "--environment", "dev"]) == 1
     out = capsys.readouterr().out
     assert (
-        f"FAIL {(files / 'requirements.txt').relative_to(ROOT)} does not install against the pins of Airflow 3.0.6"
+        f"FAIL {(files / 'requirements.txt').relative_to(ROOT)} does not install against the pins of Airflow 3.3.1"
         in out
     )
     assert "tenacity" in out and "Parse time per file" not in out
@@ -186,3 +187,30 @@ def test_dags_may_import_the_environments_plugins(tmp_path: Path, capsys: pytest
     assert "1 file(s), 1 DAG(s): OK" in capsys.readouterr().out
     assert main(["check", "--source", str(dags), "--environment", "dev"]) == 1
     assert "No module named 'team_macros'" in capsys.readouterr().out
+
+
+KEY_PACKAGES = ("apache-airflow", "apache-airflow-task-sdk", "apache-airflow-providers-amazon", "boto3", "pendulum")
+
+
+@pytest.mark.parametrize("version", ["3.0.6", "3.2.1", "3.3.1"])
+def test_pins_are_what_the_mwaa_image_installs(version: str) -> None:
+    """Every package of MWAA's bill of materials is pinned at the image's version (key ones named)."""
+    from config.rules import AIRFLOW_VERSIONS
+
+    assert version in AIRFLOW_VERSIONS
+
+    def read(name: str) -> dict[str, str]:
+        lines = (ROOT / "dagtools" / "requirements" / name).read_text().splitlines()
+        return dict(line.split("==") for line in lines if line and not line.startswith("#"))
+
+    pins, bom = read(f"airflow-{version}.txt"), read(f"mwaa-bom-{version}.txt")
+    assert pins["apache-airflow"] == version
+    for package in KEY_PACKAGES:
+        if package in bom:
+            assert pins[package] == bom[package], package
+    assert {name: pins.get(name) for name in bom if name != "psycopg2"} == {
+        name: version for name, version in bom.items() if name != "psycopg2"
+    }
+    assert "psycopg2-binary" in pins  # the same module as the psycopg2 left out (it has no wheels)
+    # 3.0.6's bill of materials omits the providers; MWAA's user guide lists the Amazon provider it preinstalls.
+    assert pins["apache-airflow-providers-amazon"] == {"3.0.6": "9.12.0", "3.2.1": "9.25.0", "3.3.1": "9.34.0"}[version]
