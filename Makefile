@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: install synth test lint dags-check bench clean
+.PHONY: install synth test lint dags-check dag-test airflow bench clean
 
 install:
 	@scripts/install.sh
@@ -22,6 +22,17 @@ clean:
 
 dags-check: install
 	@scripts/dags-check.sh
+
+# Run one DAG locally on an environment's Airflow (variables and connections from local/secrets.json):
+#   make dag-test DAG=<dag_id> [ENV=<key>] [DATE=2026-11-20] [SECRETS=path.json]
+dag-test: install
+	@python -m dagtools dag-test --dag "$(DAG)" $(if $(ENV),--environment $(ENV)) $(if $(DATE),--date $(DATE)) \
+		$(if $(SECRETS),--secrets $(SECRETS))
+
+# Airflow standalone on localhost with dags/ live; Ctrl-C stops it: make airflow [ENV=<key>] [PORT=8080]
+airflow: install
+	@python -m dagtools airflow $(if $(ENV),--environment $(ENV)) $(if $(PORT),--port $(PORT)) \
+		$(if $(SECRETS),--secrets $(SECRETS))
 
 bench: install
 	@python -m bench.dagsync_bench

@@ -81,8 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     sync.set_defaults(handler=run_sync)
 
     from dagtools.check import add_check_command
+    from dagtools.local_airflow import add_local_commands
 
     add_check_command(commands)
+    add_local_commands(commands)
     return parser
 
 

@@ -1,0 +1,323 @@
+"""Run DAGs locally on an environment's own Airflow: `make dag-test` and `make airflow`.
+
+No Docker and no AWS credentials: the environment's DAG-check venv (its Airflow version, exactly
+MWAA's packages, its requirements.txt) runs the DAGs, with its plugins on the path and its Airflow
+options applied where they mean something on one machine. The metadata database is SQLite under
+`.airflow-local/<env>/` (ignored by git). Variables and connections come from `local/secrets.json`
+(ignored by git; see `local/secrets.example.json`), as the Secrets Manager backend would give them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dagtools.check import ROOT, CheckSetupError, airflow_python, targets_to_check
+
+# Tests set DAGTOOLS_LOCAL_HOME so they never share a database with an author's running `make airflow`.
+LOCAL_HOME = Path(os.environ.get("DAGTOOLS_LOCAL_HOME", ROOT / ".airflow-local"))
+SECRETS_FILE = ROOT / "local" / "secrets.json"
+# Airflow options from config that describe MWAA's machinery, not the DAGs: they make no sense on
+# one machine (Celery on SQS, MWAA's metrics sidecar) or are replaced here (the secrets backend).
+LOCAL_SKIPPED_SECTIONS = ("celery", "celery_broker_transport_options", "metrics", "secrets", "workers")
+STARTED = re.compile(r"\[DAG TEST\] starting task_id=(\S+) map_index=(\S+)")
+ENDED = re.compile(r"\[DAG TEST\] end task task_id=(\S+) map_index=(\S+)")
+# Airflow's own bookkeeping in a task's output (state updates, XCom pushes, log groups): left out of tails.
+NOISE = re.compile(
+    r"\[(airflow\.api_fastapi[\w.]*|airflow\.sdk\.definitions\.dag|airflow\.models\.dagrun)\]"
+    r"|::(end)?group::|Pushing xcom|Task instance state updated|Updating RenderedTaskInstanceFields|^\[\] \[\]$"
+)
+STRUCTURED = re.compile(r"^\S+Z \[(?P<level>\w+)\s*\] (?P<message>.*?)(\s+\[[\w.]+\])?(\s+loc=\S+.*)?$")
+TAIL_LINES = 8
+FAILED_TAIL_LINES = 30
+STANDALONE_START_TIMEOUT = 240
+SECRETS_HELP = "variables and connections (default: local/secrets.json, kept out of git)"
+
+
+@dataclass(frozen=True)
+class LocalAirflow:
+    """An environment's Airflow, ready to run: its interpreter, its home and the variables to run it with."""
+
+    stage: str
+    version: str
+    python: Path
+    home: Path
+    environ: dict[str, str]
+
+    @property
+    def airflow(self) -> str:
+        return str(self.python.with_name("airflow"))
+
+
+def secrets_files(home: Path, source: Path = SECRETS_FILE) -> tuple[Path, Path]:
+    """Split the author's secrets file into the two files Airflow's LocalFilesystemBackend reads.
+
+    Values that are not strings are stored as JSON text, as Secrets Manager holds them, so
+    `Variable.get(..., deserialize_json=True)` behaves as in MWAA.
+    """
+    data: dict[str, Any] = json.loads(source.read_text()) if source.is_file() else {}
+    unknown = set(data) - {"variables", "connections"}
+    if unknown:
+        raise CheckSetupError(f"{source}: unknown top-level keys {sorted(unknown)}; use variables and connections")
+    variables = {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.get("variables", {}).items()}
+    paths = (home / "variables.json", home / "connections.json")
+    paths[0].write_text(json.dumps(variables, indent=1))
+    paths[1].write_text(json.dumps(data.get("connections", {}), indent=1))
+    return paths
+
+
+def config_options(options: dict[str, str]) -> dict[str, str]:
+    """The environment's Airflow options as AIRFLOW__SECTION__OPTION, less what means nothing locally."""
+    result = {}
+    for key, value in options.items():
+        section, option = key.split(".", 1)
+        if section not in LOCAL_SKIPPED_SECTIONS:
+            result[f"AIRFLOW__{section.upper()}__{option.upper()}"] = value
+    return result
+
+
+def prepare(stage: str | None, dags: Path, secrets: Path = SECRETS_FILE) -> LocalAirflow:
+    """The environment's venv (installed if needed), a migrated SQLite database, and the environment to run in."""
+    from config import load_config
+
+    project = load_config(os.environ.get("MWAA_CONFIG"))
+    env = project.environment(stage) if stage else project.environments[0]
+    [target] = targets_to_check([env.stage])
+    python = airflow_python(target)
+    home = LOCAL_HOME / env.stage
+    home.mkdir(parents=True, exist_ok=True)
+    variables, connections = secrets_files(home, secrets)
+    plugins = str(target.plugins) if target.plugins else str(home / "no-plugins")
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
+    environ.update(config_options(dict(env.airflow_configuration_options)))
+    environ.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(dags.resolve()),
+        AIRFLOW__CORE__PLUGINS_FOLDER=plugins,
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+        AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
+        AIRFLOW__SECRETS__BACKEND="airflow.secrets.local_filesystem.LocalFilesystemBackend",
+        AIRFLOW__SECRETS__BACKEND_KWARGS=json.dumps(
+            {"variables_file_path": str(variables), "connections_file_path": str(connections)}
+        ),
+        # MWAA puts plugins.zip on every scheduler's and worker's path; DAGs may import from it.
+        PYTHONPATH=plugins,
+        # Airflow starts its own commands (standalone's components, task runners) from PATH.
+        PATH=os.pathsep.join([str(python.parent), os.environ.get("PATH", "")]),
+    )
+    local = LocalAirflow(env.stage, target.version, python, home, environ)
+    _migrate(local)
+    return local
+
+
+def _migrate(local: LocalAirflow) -> None:
+    """`airflow db migrate`, again only when the venv changed (its stamp is the hash of its pins)."""
+    stamp = local.home / ".migrated"
+    installed = (local.python.parents[1] / ".installed").read_text()
+    digest = hashlib.sha256(f"{local.version}\0{installed}".encode()).hexdigest()
+    if stamp.is_file() and stamp.read_text() == digest:
+        return
+    print(f"Preparing the local metadata database in {local.home}/ ...", file=sys.stderr)
+    result = subprocess.run(
+        [local.airflow, "db", "migrate"], env=local.environ, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise CheckSetupError(f"airflow db migrate failed:\n{(result.stdout + result.stderr)[-3000:]}")
+    stamp.write_text(digest)
+
+
+def readable(line: str) -> str | None:
+    """A task's output line as an author wants it: no timestamp or logger; None for Airflow's bookkeeping."""
+    if NOISE.search(line):
+        return None
+    structured = STRUCTURED.match(line)
+    if not structured:
+        return line
+    level, message = structured["level"], structured["message"]
+    return message if level == "info" else f"{level.upper()} {message}"
+
+
+def split_by_task(output: str) -> dict[str, list[str]]:
+    """Each task's readable lines of a `dag.test()` output, between its start and end markers."""
+    sections: dict[str, list[str]] = {}
+    current: str | None = None
+    for line in output.splitlines():
+        if started := STARTED.search(line):
+            task, index = started.groups()
+            current = task if index == "-1" else f"{task}[{index}]"
+            sections.setdefault(current, [])
+        elif ENDED.search(line):
+            current = None
+        elif current is not None and (shown := readable(line)) is not None:
+            sections[current].append(shown)
+    return sections
+
+
+def run_dag_test(args: argparse.Namespace) -> int:
+    try:
+        local = prepare(args.environment, args.source, args.secrets)
+    except CheckSetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"Testing DAG {args.dag} on {local.stage}'s Airflow {local.version}, date {args.date or 'now'}")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="dag-test-") as scratch:
+        report_path = Path(scratch) / "report.json"
+        variables, connections = local.home / "variables.json", local.home / "connections.json"
+        # A copy of the runner, run from a scratch folder: none of this project's packages is importable
+        # by DAG code (a helper named `config` must resolve to the DAG folder's, as in MWAA).
+        runner = Path(scratch) / "airflow_dag_test.py"
+        runner.write_text((Path(__file__).with_name("airflow_dag_test.py")).read_text())
+        result = subprocess.run(
+            [
+                str(local.python),
+                str(runner),
+                args.dag,
+                args.date or "-",
+                str(variables),
+                str(connections),
+                str(report_path),
+            ],
+            cwd=scratch,
+            env=local.environ,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        output = result.stdout + result.stderr
+        if result.returncode != 0 or not report_path.is_file():
+            print(output[-4000:], file=sys.stderr)
+            print(f"error: the DAG run itself failed to start (exit {result.returncode})", file=sys.stderr)
+            return 2
+        report: dict[str, Any] = json.loads(report_path.read_text())
+    if "error" in report:
+        print(f"error: {report['error']}; DAGs found: {', '.join(report['dag_ids']) or 'none'}", file=sys.stderr)
+        for path, message in report["import_errors"].items():
+            print(f"  import error in {path}:\n{message}", file=sys.stderr)
+        return 2
+    return _print_run(args.dag, report, split_by_task(output), time.monotonic() - started)
+
+
+def _print_run(dag_id: str, report: dict[str, Any], logs: dict[str, list[str]], seconds: float) -> int:
+    failed = []
+    for task in report["tasks"]:
+        name = task["task_id"] if task["map_index"] == -1 else f"{task['task_id']}[{task['map_index']}]"
+        ok = task["state"] in ("success", "skipped")
+        print(f"  {task['state']:<10} {name}")
+        tail = logs.get(name, [])[-(TAIL_LINES if ok else FAILED_TAIL_LINES) :]
+        for line in tail:
+            print(f"      | {line}")
+        if not ok:
+            failed.append(name)
+    if failed or report["state"] != "success":
+        names = ", ".join(repr(name) for name in failed) or "none"
+        print(f"FAIL DAG {dag_id!r} run {report['state']} in {seconds:.1f} s; failed task(s): {names}")
+        return 1
+    print(f"DAG {dag_id!r}: all {len(report['tasks'])} task(s) succeeded in {seconds:.1f} s")
+    return 0
+
+
+def _health(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://localhost:{port}/api/v2/monitor/health", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def run_standalone(args: argparse.Namespace) -> int:
+    """Airflow standalone (API server, scheduler, DAG processor, triggerer) until Ctrl-C, then stop them all."""
+    try:
+        local = prepare(args.environment, args.source, args.secrets)
+    except CheckSetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    environ = {
+        **local.environ,
+        "AIRFLOW__API__PORT": str(args.port),
+        # Task runners report to the API server: on this port, not the default 8080.
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{args.port}/execution/",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        # Edits in dags/ show up within seconds, without a restart.
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+    }
+    log = local.home / "standalone.log"
+    print(f"Starting Airflow {local.version} ({local.stage}) on http://localhost:{args.port}, log in {log} ...")
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [local.airflow, "standalone"], env=environ, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        deadline = time.monotonic() + STANDALONE_START_TIMEOUT
+        while not _health(args.port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                print(f"error: Airflow did not start; see {log}", file=sys.stderr)
+                return 1
+            time.sleep(1)
+        passwords = local.home / "simple_auth_manager_passwords.json.generated"
+        login = json.loads(passwords.read_text()) if passwords.is_file() else {}
+        print(f"Airflow is up: http://localhost:{args.port}  login: admin / {login.get('admin', '(see the log)')}")
+        print(f"DAGs from {args.source.resolve()} (edits show up within seconds). Ctrl-C stops everything.", flush=True)
+        process.wait()
+        return process.returncode or 0
+    except KeyboardInterrupt:
+        print("Stopping Airflow ...", file=sys.stderr)
+        return 0
+    finally:
+        _stop_group(process)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to every process standalone started (its own process group), SIGKILL to what is left."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    # Children that outlived their parent keep its process group.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def add_local_commands(commands: Any) -> None:
+    dag_test = commands.add_parser("dag-test", help="run one DAG locally on an environment's Airflow")
+    dag_test.add_argument("--dag", required=True, help="the dag_id to run")
+    dag_test.add_argument("--environment", help="whose Airflow, plugins and options (default: the first)")
+    dag_test.add_argument("--date", help="logical date, e.g. 2026-11-20 (default: now)")
+    dag_test.add_argument("--source", type=Path, default=ROOT / "dags", help="DAG folder (default: dags)")
+    dag_test.add_argument("--secrets", type=Path, default=SECRETS_FILE, help=SECRETS_HELP)
+    dag_test.set_defaults(handler=run_dag_test)
+
+    standalone = commands.add_parser("airflow", help="Airflow standalone on localhost with the DAG folder live")
+    standalone.add_argument("--environment", help="whose Airflow, plugins and options (default: the first)")
+    standalone.add_argument("--port", type=int, default=8080, help="the UI and API port (default: 8080)")
+    standalone.add_argument("--source", type=Path, default=ROOT / "dags", help="DAG folder (default: dags)")
+    standalone.add_argument("--secrets", type=Path, default=SECRETS_FILE, help=SECRETS_HELP)
+    standalone.set_defaults(handler=run_standalone)

@@ -1,0 +1,260 @@
+"""DAG authors' local loop on the environment's own Airflow: `make dag-test` and `make airflow` (standalone).
+
+Slow (each starts Airflow), so marked `airflow`: `pytest -m "not airflow"` skips them, `make test` runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.s3server import S3Server
+
+pytestmark = pytest.mark.airflow
+
+ARTIFACTS = ROOT / ".test-artifacts"
+SAMPLE_DAGS = ("daily_orders_summary", "s3_landing_file", "variable_driven_report")
+LANDING_BUCKET = "landing-for-dag-test"
+
+
+@pytest.fixture(scope="module")
+def local_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A home for the tests' local Airflow, never an author's `.airflow-local/`."""
+    home = tmp_path_factory.mktemp("airflow-local")
+    previous = os.environ.get("DAGTOOLS_LOCAL_HOME")
+    os.environ["DAGTOOLS_LOCAL_HOME"] = str(home)
+    yield home
+    if previous is None:
+        del os.environ["DAGTOOLS_LOCAL_HOME"]
+    else:
+        os.environ["DAGTOOLS_LOCAL_HOME"] = previous
+
+
+@pytest.fixture(scope="module")
+def secrets(server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What an author keeps in local/secrets.json: the example's values, and S3 served by moto on 127.0.0.1."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=server.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
+        region_name="eu-west-1",
+    )
+    s3.create_bucket(Bucket=LANDING_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket=LANDING_BUCKET, Key="exports/2026-11-20/orders.csv", Body=b"id,amount\n1,12.5\n2,30.0\n")
+    data = json.loads((ROOT / "local" / "secrets.example.json").read_text())
+    data["variables"]["landing_bucket"] = LANDING_BUCKET
+    data["connections"]["aws_default"] = {
+        "conn_type": "aws",
+        "login": "testing",
+        "password": "testing",
+        "extra": {"endpoint_url": server.url, "region_name": "eu-west-1"},
+    }
+    path = tmp_path_factory.mktemp("secrets") / "secrets.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def make_dag_test(secrets: Path, *variables: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "-s", "dag-test", f"SECRETS={secrets}", *variables],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("dag_id", SAMPLE_DAGS)
+def test_each_sample_dag_runs_locally(local_home: Path, secrets: Path, dag_id: str) -> None:
+    result = make_dag_test(secrets, f"DAG={dag_id}", "DATE=2026-11-20")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"Testing DAG {dag_id} on dev's Airflow 3.3.1, date 2026-11-20"
+    assert lines[-1].startswith(f"DAG {dag_id!r}: all ")
+    expected = {
+        "daily_orders_summary": "2 orders, revenue 42.50",
+        "variable_driven_report": "Sending to ['team@example.com'] through reports.example.com (threshold 10)",
+        "s3_landing_file": "Done. Returned value was: 2",  # two rows under the header, read from S3
+    }[dag_id]
+    assert f"      | {expected}" in lines
+
+
+def test_a_failing_task_exits_non_zero_and_is_named(local_home: Path, secrets: Path) -> None:
+    """On prod's Airflow (its version, requirements.txt and plugins), from a folder with a failing DAG."""
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "dagtools", "dag-test", "--dag", "failing_task", "--environment", "prod"),
+            *("--source", str(ROOT / "tests" / "fixtures" / "failing_dags"), "--secrets", str(secrets)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Testing DAG failing_task on prod's Airflow 3.2.1, date now"
+    assert "  success    prepare" in lines and "  failed     explode" in lines
+    assert "      | ValueError: cannot handle 42" in lines
+    assert lines[-1].startswith("FAIL DAG 'failing_task' run failed in ") and lines[-1].endswith("'explode'")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def api(port: int, method: str, path: str, token: str | None = None, body: Any = None) -> Any:
+    request = urllib.request.Request(
+        f"http://localhost:{port}{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - http://localhost only
+        return json.loads(response.read() or b"null")
+
+
+def wait_for(what: str, check: Any, timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+        except OSError:
+            result = None
+        if result:
+            return result
+        time.sleep(1)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium (the test setup installs it when missing); Playwright drives it, downloads nothing."""
+    found = shutil.which("chromium")
+    if not found:
+        environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=environment, capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=environment, capture_output=True
+        )
+        found = shutil.which("chromium")
+    assert found, "chromium could not be installed"
+    return found
+
+
+def processes_with(marker: str) -> list[int]:
+    """Live processes whose environment holds `marker` (what the standalone gave every process it started)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def log_in_and_screenshot(chromium: str, port: int, password: str) -> str:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=flags)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"http://localhost:{port}/")
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(lambda url: "/auth/login" not in url, timeout=30_000)
+        page.goto(f"http://localhost:{port}/dags")
+        for dag_id in SAMPLE_DAGS:
+            page.get_by_text(dag_id, exact=True).first.wait_for(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "airflow-dag-list.png"))
+        text = page.inner_text("body")
+        browser.close()
+    return text
+
+
+def test_standalone_serves_the_dags_live_runs_them_and_stops_cleanly(
+    local_home: Path, secrets: Path, chromium: str, tmp_path: Path
+) -> None:
+    dags = tmp_path / "dags"
+    shutil.copytree(ROOT / "dags", dags)
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dagtools",
+            "airflow",
+            "--port",
+            str(port),
+            "--source",
+            str(dags),
+            "--secrets",
+            str(secrets),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        up = wait_for("Airflow is up", lambda: next((line for line in lines if "Airflow is up" in line), None), 300)
+        password = up.split("login: admin / ")[1].strip()
+        assert up.startswith(f"Airflow is up: http://localhost:{port}")
+        health = api(port, "GET", "/api/v2/monitor/health")
+        assert {part: health[part]["status"] for part in health} == {
+            "metadatabase": "healthy",
+            "scheduler": "healthy",
+            "triggerer": "healthy",
+            "dag_processor": "healthy",
+        }
+        token = api(port, "POST", "/auth/token", body={"username": "admin", "password": password})["access_token"]
+        wait_for("the DAG to be parsed", lambda: api(port, "GET", "/api/v2/dags/daily_orders_summary", token), 120)
+        api(port, "PATCH", "/api/v2/dags/daily_orders_summary", token, {"is_paused": False})
+        run = api(port, "POST", "/api/v2/dags/daily_orders_summary/dagRuns", token, {"logical_date": None})
+        path = f"/api/v2/dags/daily_orders_summary/dagRuns/{run['dag_run_id']}"
+        state = wait_for(
+            "the run to finish", lambda: api(port, "GET", path, token)["state"] in ("success", "failed"), 180
+        )
+        assert state and api(port, "GET", path, token)["state"] == "success"
+
+        # dags/ is live: a new file appears without a restart.
+        added = (dags / "daily_orders_summary.py").read_text().replace("def daily_orders_summary", "def added_live")
+        (dags / "added_live.py").write_text(added.replace("daily_orders_summary()", "added_live()"))
+        wait_for("a new DAG file to show up", lambda: api(port, "GET", "/api/v2/dags/added_live", token), 90)
+
+        text = log_in_and_screenshot(chromium, port, password)
+        assert all(dag_id in text for dag_id in SAMPLE_DAGS)
+        assert (ARTIFACTS / "airflow-dag-list.png").stat().st_size > 10_000
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=90)
+    log = local_home / "dev" / "standalone.log"
+    assert code == 0, "\n".join(lines[-10:] + log.read_text().splitlines()[-60:])
+    assert processes_with(f"AIRFLOW__API__PORT={port}") == []
