@@ -143,6 +143,39 @@ def version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
+def upgrade_path_problem(before: str, after: str) -> str | None:
+    """Why MWAA would refuse to move an environment from Airflow `before` to `after` in place, or None.
+
+    MWAA's rules (its user guide; shared/docs/mwaa-facts.md): within 3.x an environment upgrades one
+    offered minor version at a time (3.0 -> 3.2 -> 3.3; MWAA never offered 3.1, and 3.3 needs 3.2 or
+    later), patch versions within a minor freely; 3.x cannot be downgraded to another 3.x (only to
+    2.11, which this project does not run). The message names the path to take instead.
+    """
+    if before == after:
+        return None
+    offered = sorted(AIRFLOW_VERSIONS, key=version_tuple)
+    old, new = version_tuple(before), version_tuple(after)
+    if new < old:
+        return (
+            f"MWAA cannot downgrade Airflow {before} to {after} in place; keep {before}, or create a new "
+            "environment (a new environment_name) on the older version and move the DAGs there"
+        )
+    if old[:2] == new[:2]:
+        return None
+    later_minors = sorted({v[:2] for v in map(version_tuple, offered) if v[:2] > old[:2]})
+    if not later_minors or new[:2] == later_minors[0]:
+        return None
+    newest_of = {
+        minor: max((v for v in offered if version_tuple(v)[:2] == minor), key=version_tuple) for minor in later_minors
+    }
+    path = [before, *(newest_of[minor] for minor in later_minors if minor < new[:2]), after]
+    return (
+        f"MWAA cannot upgrade Airflow {before} to {after} in one step (each upgrade goes to the next "
+        f"minor version MWAA offers); take the path {' -> '.join(path)}: set airflow_version to "
+        f"{path[1]}, push and let it deploy, then the next"
+    )
+
+
 def bucket_name_problem(name: str) -> str | None:
     """What is wrong with an S3 bucket name under the general-purpose bucket rules, or None."""
     if not _BUCKET_CHARS.fullmatch(name):

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from config.rules import upgrade_path_problem
+
 GUARDED_TYPES = {
     "AWS::MWAA::Environment": "the Airflow environment and its metadata database (run history, variables, connections)",
     "AWS::S3::Bucket": "the bucket and every object in it (DAGs, requirements, plugins, logs)",
@@ -26,6 +28,7 @@ GUARDED_TYPES = {
     "AWS::EC2::Subnet": "a subnet of the environment (changing subnets replaces the environment)",
 }
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+MWAA_ENVIRONMENT = "AWS::MWAA::Environment"
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,32 @@ def dangers(changes: Iterable[dict[str, Any]]) -> list[Danger]:
     return found
 
 
+def version_changes(changes: Iterable[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(logical ID, before, after) for each MWAA environment whose AirflowVersion the change set changes.
+
+    The values are in the change set only when it is described with IncludePropertyValues.
+    """
+    found = []
+    for change in changes:
+        resource = change.get("ResourceChange", {})
+        if resource.get("ResourceType") != MWAA_ENVIRONMENT or resource.get("Action") != "Modify":
+            continue
+        for detail in resource.get("Details", []):
+            target = detail.get("Target", {})
+            if target.get("Name") == "AirflowVersion" and target.get("BeforeValue") and target.get("AfterValue"):
+                found.append((resource.get("LogicalResourceId", "?"), target["BeforeValue"], target["AfterValue"]))
+    return found
+
+
 def change_set_pages(client: Any, stack_name: str, change_set_name: str) -> Iterator[dict[str, Any]]:
-    """Every page of DescribeChangeSet (it pages with NextToken and has no paginator)."""
+    """Every page of DescribeChangeSet, with property values (it pages with NextToken and has no paginator)."""
     token = None
     while True:
-        kwargs = {"StackName": stack_name, "ChangeSetName": change_set_name}
+        kwargs: dict[str, Any] = {
+            "StackName": stack_name,
+            "ChangeSetName": change_set_name,
+            "IncludePropertyValues": True,
+        }
         if token:
             kwargs["NextToken"] = token
         page: dict[str, Any] = client.describe_change_set(**kwargs)
@@ -93,6 +117,14 @@ def evaluate(pages: Iterable[dict[str, Any]], *, allow_replacement: bool) -> tup
                 return True, "no changes: nothing to guard"
             return False, f"the change set failed: {reason}"
         all_changes.extend(page.get("Changes", []))
+    # MWAA refuses an upgrade path it does not support only after a long update: stop it here.
+    refused = [
+        f"  - {MWAA_ENVIRONMENT} {logical_id}: {problem}"
+        for logical_id, before, after in version_changes(all_changes)
+        if (problem := upgrade_path_problem(before, after))
+    ]
+    if refused:
+        return False, "refusing to deploy, MWAA would refuse this Airflow version change:\n" + "\n".join(refused)
     found = dangers(all_changes)
     if not found:
         return True, f"{len(all_changes)} change(s), none replaces or removes data-holding resources"

@@ -194,3 +194,54 @@ def test_the_guard_reads_a_real_change_set_through_an_assumed_role(
     assert code == 0
     out = capsys.readouterr().out
     assert out.startswith("dev-storage: ") and out.endswith("none replaces or removes data-holding resources\n")
+
+
+def version_change(before: str, after: str) -> dict[str, Any]:
+    """An in-place update of AirflowVersion, described with IncludePropertyValues (as the guard asks)."""
+    update = change("AWS::MWAA::Environment", "Environment", replacement="False", AirflowVersion="Never")
+    target = update["ResourceChange"]["Details"][0]["Target"]
+    target.update(Path="/Properties/AirflowVersion", BeforeValue=before, AfterValue=after)
+    return update
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "refusal"),
+    [
+        ("3.2.1", "3.3.1", None),
+        ("3.0.6", "3.2.1", None),
+        (
+            "3.0.6",
+            "3.3.1",
+            "MWAA cannot upgrade Airflow 3.0.6 to 3.3.1 in one step (each upgrade goes to the next minor version "
+            "MWAA offers); take the path 3.0.6 -> 3.2.1 -> 3.3.1: set airflow_version to 3.2.1, push and let it "
+            "deploy, then the next",
+        ),
+        ("3.3.1", "3.2.1", "MWAA cannot downgrade Airflow 3.3.1 to 3.2.1 in place; keep 3.3.1, or create a new"),
+        ("3.2.1", "3.0.6", "MWAA cannot downgrade Airflow 3.2.1 to 3.0.6 in place"),
+    ],
+)
+def test_an_airflow_version_change_must_follow_mwaas_upgrade_paths(
+    before: str, after: str, refusal: str | None
+) -> None:
+    """allow_replacement does not help: MWAA itself would refuse the update, after a long wait."""
+    passes, message = evaluate([page(version_change(before, after))], allow_replacement=True)
+    if refusal is None:
+        assert passes, message
+    else:
+        assert not passes
+        assert message.startswith("refusing to deploy, MWAA would refuse this Airflow version change:\n")
+        assert f"  - AWS::MWAA::Environment Environment: {refusal}" in message
+
+
+def test_the_guard_asks_for_property_values() -> None:
+    """Before and after values of AirflowVersion exist only when DescribeChangeSet is asked for them."""
+    calls: list[dict[str, Any]] = []
+
+    class Recorder:
+        def describe_change_set(self, **kwargs: Any) -> dict[str, Any]:
+            calls.append(kwargs)
+            return page(version_change("3.0.6", "3.3.1"))
+
+    pages = list(change_set_pages(Recorder(), "dev-mwaa", "PipelineChange"))
+    assert calls == [{"StackName": "dev-mwaa", "ChangeSetName": "PipelineChange", "IncludePropertyValues": True}]
+    assert not evaluate(pages, allow_replacement=False)[0]
