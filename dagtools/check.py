@@ -1,19 +1,25 @@
-"""`python -m dagtools check`: parse the DAGs with the Airflow version each environment runs.
+"""`python -m dagtools check`: lint and parse the DAGs with the Airflow version each environment runs.
 
 Airflow lives in its own venv per version (`.venv-airflow-<version>`), installed from the committed
-pins in `dagtools/requirements/airflow-<version>.txt` (resolved for Python 3.12, which MWAA runs)
-and reused until those pins change. The parse itself runs in that venv (`airflow_probe.py`); the
-rules are judged here, so they are plain Python and the same for every Airflow version.
+pins in `dagtools/requirements/airflow-<version>.txt` (exactly what MWAA's image installs) and reused
+until those pins change. The parse runs in that venv (`airflow_probe.py`), from a throwaway folder
+holding a copy of the DAGs, with a scrubbed environment (no AWS credentials, a throwaway HOME) and an
+overall time limit; each file is parsed in its own process. The rules are judged here.
 
-Rules (each failure names the file and the rule):
-  DAG001  the file does not import (any exception at parse time)
-  DAG002  the file looks like a DAG file (mentions "airflow" and "dag") but defines no DAG
-  DAG003  a dag_id is defined in more than one file
-  DAG004  a DAG has no tags
-  DAG005  a DAG has no description (the `description=` shown in the DAG list)
-  DAG006  a DAG's owner is unset or left at Airflow's default "airflow"
-  DAG007  a file takes longer than the parse budget (default 2 s): top-level code that calls the
-          network, sleeps or computes runs on every parse, on every scheduler
+Errors (what would break in MWAA) fail the check; warnings are printed. Rules:
+  DAG001  error    the file does not import (an exception, an exit, memory exhausted)
+  DAG002  warning  the file defines a DAG by its text but yields none (call the @dag function, or list
+                   the file in .airflowignore)
+  DAG003  error    a dag_id is defined in more than one file
+  DAG004  warning  a DAG has no tags
+  DAG005  warning  a DAG has no description
+  DAG006  warning  a DAG's owner is unset or left at Airflow's default "airflow"
+  DAG007  error    a file takes longer than the parse budget (default 2 s), or is stopped at the time limit
+  DAG008  error    a file reads a Variable or a connection, or calls AWS, at parse time
+  DAG009  error    Airflow 3.2+: a DAG or task argument changes at every parse (DAG version inflation)
+  DAG010  error    a dag_id is defined twice in one file (the second silently replaces the first)
+  AIR301, AIR302 (ruff) error: removed in Airflow 3, or moved to a provider; other AIR rules: warnings
+A repository makes warnings errors in one place: `[tool.dagcheck] errors = [...]` in pyproject.toml.
 """
 
 from __future__ import annotations
@@ -24,10 +30,12 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "dagtools" / "requirements"
 MWAA_PYTHON = (3, 12)
 DEFAULT_BUDGET = 2.0
+ERRORS = frozenset({"DAG001", "DAG003", "DAG007", "DAG008", "DAG009", "DAG010", "AIR301", "AIR302"})
+OVERALL_TIMEOUT_FLOOR = 120.0  # seconds for Airflow's own start-up in the probe, beside each file's limit
 
 
 class CheckSetupError(Exception):
@@ -52,6 +62,19 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.rule} {self.message}"
+
+
+def error_rules(pyproject: Path = ROOT / "pyproject.toml") -> frozenset[str]:
+    """The rules that fail the check: the defaults, plus what `[tool.dagcheck] errors` opts in to."""
+    import tomllib
+
+    settings = tomllib.loads(pyproject.read_text()).get("tool", {}).get("dagcheck", {}) if pyproject.is_file() else {}
+    return ERRORS | frozenset(settings.get("errors", []))
+
+
+def time_limit(budget: float) -> float:
+    """Seconds before one file's parse is stopped: close to the budget, with room for a slow import."""
+    return max(budget * 2, budget + 3)
 
 
 def add_check_command(commands: Any) -> None:
@@ -77,9 +100,27 @@ def evaluate(report: dict[str, Any], budget: float) -> list[Problem]:
         path = file["path"]
         for error in file["import_errors"]:
             problems.append(Problem(path, "DAG001", f"import error:\n{_indent(error)}"))
-        if file["looks_like_dag"] and not file["dags"] and not file["import_errors"]:
-            problems.append(Problem(path, "DAG002", "looks like a DAG file but defines no DAG (was the DAG called?)"))
-        for dag in file["dags"]:
+        if file["looks_like_dag"] and not file["dags"] and not file["import_errors"] and not file["timed_out"]:
+            problems.append(
+                Problem(
+                    path,
+                    "DAG002",
+                    "defines a DAG but none was found (was the @dag function called?); "
+                    "if it is not a DAG file, list it in .airflowignore",
+                )
+            )
+        for access in file["parse_time_access"]:
+            problems.append(
+                Problem(path, "DAG008", f"{access} at parse time; read it inside a task or a template instead")
+            )
+        for finding in file["unstable"]:
+            problems.append(Problem(path, "DAG009", f"line {finding['line']}: {finding['message']}: {finding['code']}"))
+        ids = [dag["dag_id"] for dag in file["dags"]]
+        for dag_id in sorted({i for i in ids if ids.count(i) > 1}):
+            problems.append(
+                Problem(path, "DAG010", f"dag_id {dag_id!r} is defined {ids.count(dag_id)} times in this file")
+            )
+        for dag in {d["dag_id"]: d for d in file["dags"]}.values():
             dag_id = dag["dag_id"]
             defined_in[dag_id].append(path)
             if not dag["tags"]:
@@ -95,7 +136,16 @@ def evaluate(report: dict[str, Any], budget: float) -> list[Problem]:
                         f"DAG {dag_id!r} has owner {', '.join(owners) or 'unset'}; set default_args owner to a team",
                     )
                 )
-        if file["seconds"] > budget:
+        if file["timed_out"]:
+            problems.append(
+                Problem(
+                    path,
+                    "DAG007",
+                    f"was stopped after {file['seconds']:.1f} s (the time limit for a {budget:g} s budget); "
+                    "move network calls, sleeps and heavy work out of top-level code",
+                )
+            )
+        elif file["seconds"] > budget:
             problems.append(
                 Problem(
                     path,
@@ -110,6 +160,30 @@ def evaluate(report: dict[str, Any], budget: float) -> list[Problem]:
                 others = ", ".join(p for p in paths if p != path) or path
                 problems.append(Problem(path, "DAG003", f"dag_id {dag_id!r} is also defined in {others}"))
     return problems
+
+
+def ruff_findings(source: Path) -> list[Problem]:
+    """ruff's Airflow rules (AIR...) on the DAG folder: removals and moves in Airflow 3, and style."""
+    beside = Path(sys.executable).with_name("ruff")
+    ruff = str(beside) if beside.exists() else shutil.which("ruff")
+    if not ruff:
+        raise CheckSetupError("ruff is not installed: install dagtools/requirements/tools.txt first")
+    result = subprocess.run(
+        [ruff, "check", "--no-cache", "--select", "AIR", "--output-format", "json", "--exit-zero", str(source)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise CheckSetupError(f"ruff failed:\n{result.stderr}")
+    return [
+        Problem(
+            Path(item["filename"]).resolve().relative_to(source.resolve()).as_posix(),
+            item["code"],
+            f"line {item['location']['row']}: {item['message']}",
+        )
+        for item in json.loads(result.stdout)
+    ]
 
 
 def _indent(text: str) -> str:
@@ -216,19 +290,58 @@ def airflow_python(target: CheckTarget) -> Path:
     return python
 
 
-def probe(python: Path, source: Path, plugins: Path | None = None) -> dict[str, Any]:
+def scrubbed_environment(python: Path, work: Path) -> dict[str, str]:
+    """What DAG code sees while it is parsed: no credentials, no profile, a throwaway HOME and TMPDIR."""
+    (work / "home").mkdir()
+    (work / "tmp").mkdir()
+    return {
+        "PATH": os.pathsep.join([str(python.parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": str(work / "home"),
+        "TMPDIR": str(work / "tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def probe(python: Path, source: Path, budget: float, plugins: Path | None = None) -> dict[str, Any]:
+    """Parse a copy of the DAG folder from a throwaway folder, removed afterwards with all Airflow left there.
+
+    The project's own packages are not importable (a DAG's helper named `config` is the DAG folder's,
+    as in MWAA) and nothing the DAG code writes lands in the repository.
+    """
+    limit = time_limit(budget)
     with tempfile.TemporaryDirectory(prefix="dagcheck-") as scratch:
-        output = Path(scratch) / "report.json"
-        result = subprocess.run(
-            [str(python), "-m", "dagtools.airflow_probe", str(source.resolve()), str(output)]
-            + ([str(plugins.resolve())] if plugins else []),
-            cwd=ROOT,
-            capture_output=True,
+        work = Path(scratch)
+        dags = work / "dags"
+        shutil.copytree(source, dags, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+        arguments = [str(python), "airflow_probe.py", str(dags), str(work / "report.json"), str(limit)]
+        if plugins:
+            shutil.copytree(plugins, work / "plugins", ignore=shutil.ignore_patterns("__pycache__"))
+            arguments.append(str(work / "plugins"))
+        shutil.copy(Path(__file__).with_name("airflow_probe.py"), work / "airflow_probe.py")
+        files = sum(1 for p in dags.rglob("*") if p.suffix in (".py", ".zip"))
+        overall = OVERALL_TIMEOUT_FLOOR + files * (limit + 1)
+        process = subprocess.Popen(
+            arguments,
+            cwd=work,
+            env=scrubbed_environment(python, work),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            check=False,
+            start_new_session=True,
         )
-        if result.returncode != 0 or not output.exists():
-            raise CheckSetupError(f"the Airflow parser itself failed:\n{result.stderr[-4000:]}")
+        try:
+            _, stderr = process.communicate(timeout=overall)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise CheckSetupError(f"the DAG parse did not finish within {overall:.0f} s and was stopped") from None
+        output = work / "report.json"
+        if process.returncode != 0 or not output.exists():
+            raise CheckSetupError(f"the Airflow parser itself failed:\n{stderr[-4000:]}")
         report: dict[str, Any] = json.loads(output.read_text())
         return report
 
@@ -252,7 +365,7 @@ def targets_to_check(environments: list[str] | None) -> list[CheckTarget]:
     return [CheckTarget(key[0], *found[key], tuple(stages)) for key, stages in groups.items()]
 
 
-def print_report(target: CheckTarget, report: dict[str, Any], problems: list[Problem]) -> None:
+def print_report(target: CheckTarget, report: dict[str, Any], problems: list[Problem], errors: frozenset[str]) -> None:
     python = report["python"]
     note = "" if python.startswith("3.12.") else " -- MWAA runs Python 3.12"
     print(
@@ -267,10 +380,16 @@ def print_report(target: CheckTarget, report: dict[str, Any], problems: list[Pro
     for file in sorted(report["files"], key=lambda f: f["seconds"], reverse=True):
         print(f"  {file['seconds']:7.3f} s  {file['path']}")
     dags = sum(len(f["dags"]) for f in report["files"])
+    print_verdict(f"{len(report['files'])} file(s), {dags} DAG(s)", problems, errors)
+
+
+def print_verdict(what: str, problems: list[Problem], errors: frozenset[str]) -> None:
+    failed = [p for p in problems if p.rule in errors]
     for problem in problems:
-        print(f"FAIL {problem}")
-    verdict = "OK" if not problems else f"{len(problems)} problem(s)"
-    print(f"{len(report['files'])} file(s), {dags} DAG(s): {verdict}\n")
+        print(f"{'FAIL' if problem.rule in errors else 'WARN'} {problem}")
+    warned = len(problems) - len(failed)
+    verdict = f"{len(failed)} error(s)" if failed else "OK"
+    print(f"{what}: {verdict}" + (f", {warned} warning(s)" if warned else "") + "\n")
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -286,19 +405,28 @@ def run_check(args: argparse.Namespace) -> int:
         except argparse.ArgumentTypeError as error:
             print(f"error: DAGCHECK_PARSE_BUDGET = {error}", file=sys.stderr)
             return 2
+    errors = error_rules()
     try:
-        failed = False
+        lint = ruff_findings(args.source)
+        print(f"ruff (Airflow rules) on {args.source}/")
+        print_verdict("ruff", lint, errors)
+        failed = any(p.rule in errors for p in lint)
+        ready: list[tuple[CheckTarget, Path]] = []
         for target in targets_to_check(args.environment):
             try:
-                python = airflow_python(target)
+                ready.append((target, airflow_python(target)))
             except RequirementsConflict as conflict:
                 print(f"FAIL {conflict}\n")
                 failed = True
-                continue
-            report = probe(python, args.source, target.plugins)
+        # Each Airflow version and requirements set parses once, all of them side by side.
+        with ThreadPoolExecutor(max_workers=max(len(ready), 1)) as pool:
+            reports = list(
+                pool.map(lambda pair: probe(pair[1], args.source, args.parse_budget, pair[0].plugins), ready)
+            )
+        for (target, _), report in zip(ready, reports, strict=True):
             problems = evaluate(report, args.parse_budget)
-            print_report(target, report, problems)
-            failed = failed or bool(problems)
+            print_report(target, report, problems, errors)
+            failed = failed or any(p.rule in errors for p in problems)
     except (CheckSetupError, ConfigError, UnknownEnvironmentError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -34,6 +34,10 @@ from stages.nag import acknowledge
 
 # Python 3.12 is what MWAA runs (the DAG check uses it); Node 22 runs the CDK CLI without warnings.
 BUILD_SPEC_RUNTIMES = {"phases": {"install": {"runtime-versions": {"python": "3.12", "nodejs": "22"}}}}
+# pytest markers: what runs in the synth build, and what (DAG code) runs in its own build.
+SYNTH_TESTS = "not airflow"
+# The browser test needs Debian's Chromium, which CodeBuild's Ubuntu image has only as a snap.
+DAG_TESTS = "airflow and not browser"
 NOTIFIED_EVENTS = [
     codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_FAILED,
     codepipeline.PipelineNotificationEvents.ACTION_EXECUTION_FAILED,
@@ -61,12 +65,21 @@ class DeliveryPipelineStack(Stack):
         source = pipelines.CodePipelineSource.connection(
             config.repository, config.branch, connection_arn=config.connection_arn, action_name="Source"
         )
+        # The synth build runs every test that does not execute DAG code; the DAG checks and local runs
+        # execute code from dags/, so they run in their own build (CheckDags), whose output nothing reads:
+        # a DAG file can never change the templates that get deployed.
         synth = pipelines.CodeBuildStep(
             "Synth",
             input=source,
             install_commands=["scripts/install.sh"],
-            commands=["make test", "scripts/synth.sh"],
+            commands=[f"scripts/test.sh -m '{SYNTH_TESTS}'", "scripts/synth.sh"],
             primary_output_directory="cdk.out",
+        )
+        self.check_dags = pipelines.CodeBuildStep(
+            "CheckDags",
+            input=source,
+            install_commands=["scripts/install.sh"],
+            commands=[f"scripts/test.sh -m '{DAG_TESTS}'"],
         )
         self.pipeline = pipelines.CodePipeline(
             self,
@@ -92,8 +105,15 @@ class DeliveryPipelineStack(Stack):
         status_role = self._step_role(
             "StatusRole", config.status_check_role_name, [e.status_reader_role_arn for e in project.environments]
         )
-        for stage in stages:
-            self._deploy(stage, source=source, synth=synth, seed_role=seed_role, status_role=status_role)
+        for index, stage in enumerate(stages):
+            self._deploy(
+                stage,
+                source=source,
+                synth=synth,
+                seed_role=seed_role,
+                status_role=status_role,
+                checks=[self.check_dags] if index == 0 else [],
+            )
 
         self.pipeline.build_pipeline()
         # Commits that touch only dags/ go through the DAG pipeline; any other file starts this one.
@@ -127,12 +147,13 @@ class DeliveryPipelineStack(Stack):
         synth: pipelines.CodeBuildStep,
         seed_role: iam.IRole,
         status_role: iam.IRole,
+        checks: list[pipelines.Step],
     ) -> None:
-        """One environment: security diff and approvals, then each stack behind its replacement guard."""
+        """One environment: checks, security diff and approvals, then each stack behind its replacement guard."""
         env = stage.env_config
         # The diff answers the approval, so both run side by side (the approval must be waiting
         # for the diff to approve it); a promotion, where config asks for one, comes after both.
-        pre = security_approval_steps(
+        pre = checks + security_approval_steps(
             self, env_config=env, pipeline_config=self.config, synth_output=synth, versions=self.versions
         )
         if env.approval:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,8 @@ from dagtools.cli import main
 from tests.conftest import ROOT
 
 BAD_DAGS = ROOT / "tests" / "fixtures" / "bad_dags"
+HOSTILE = ROOT / "tests" / "fixtures" / "hostile_dags"
+LAYOUTS = ROOT / "tests" / "fixtures" / "mwaa_layouts"
 
 
 def report(*files: dict[str, Any]) -> dict[str, Any]:
@@ -21,7 +26,16 @@ def report(*files: dict[str, Any]) -> dict[str, Any]:
 
 
 def a_file(path: str, *dags: dict[str, Any], seconds: float = 0.01, errors: list[str] | None = None) -> dict[str, Any]:
-    return {"path": path, "seconds": seconds, "looks_like_dag": True, "import_errors": errors or [], "dags": list(dags)}
+    return {
+        "path": path,
+        "seconds": seconds,
+        "looks_like_dag": True,
+        "timed_out": False,
+        "import_errors": errors or [],
+        "dags": list(dags),
+        "parse_time_access": [],
+        "unstable": [],
+    }
 
 
 def a_dag(dag_id: str = "d", **overrides: Any) -> dict[str, Any]:
@@ -112,39 +126,118 @@ def test_sample_dags_pass_with_the_configured_airflow(capsys: pytest.CaptureFixt
     assert out.index("Parse time per file, slowest first:") < out.index("daily_orders_summary.py")
 
 
+def verdicts(out: str) -> list[tuple[str, str, str]]:
+    """(FAIL or WARN, file, rule) for every finding printed."""
+    return sorted(
+        (line[:4], line.split(" ", 2)[1].rstrip(":"), line.split(" ", 3)[2])
+        for line in out.splitlines()
+        if line.startswith(("FAIL ", "WARN "))
+    )
+
+
 @pytest.mark.airflow
-def test_bad_dags_fail_each_with_its_rule(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_dags_fail_on_what_breaks_in_mwaa_and_warn_on_style(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--source", str(BAD_DAGS), "--environment", "dev", "--parse-budget", "1.0"]) == 1
-    failures = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAIL ")]
-    summary = sorted(line.split(" ", 3)[1:3] for line in failures)
-    assert summary == [
-        ["broken_import.py:", "DAG001"],
-        ["duplicate_one.py:", "DAG003"],
-        ["duplicate_two.py:", "DAG003"],
-        ["forgot_to_call.py:", "DAG002"],
-        ["missing_tags.py:", "DAG004"],
-        ["missing_tags.py:", "DAG005"],
-        ["missing_tags.py:", "DAG006"],
-        ["slow_top_level.py:", "DAG007"],
+    out = capsys.readouterr().out
+    assert verdicts(out) == [
+        ("FAIL", "broken_import.py", "DAG001"),
+        ("FAIL", "duplicate_one.py", "DAG003"),
+        ("FAIL", "duplicate_two.py", "DAG003"),
+        ("FAIL", "slow_top_level.py", "DAG007"),
+        ("WARN", "forgot_to_call.py", "DAG002"),
+        ("WARN", "missing_tags.py", "DAG004"),
+        ("WARN", "missing_tags.py", "DAG005"),
+        ("WARN", "missing_tags.py", "DAG006"),
     ]
-    text = "\n".join(failures)
-    assert "import error:" in text
-    assert "dag_id 'duplicated' is also defined in duplicate_two.py" in text
-    assert "DAG 'missing_tags' has owner airflow" in text
-    assert "over the 1 s budget" in text
+    assert "dag_id 'duplicated' is also defined in duplicate_two.py" in out
+    assert "DAG 'missing_tags' has owner airflow" in out
+    assert "over the 1 s budget" in out
+    assert "if it is not a DAG file, list it in .airflowignore" in out
 
 
-def test_airflow_2_idioms_fail_the_lint_before_any_parse() -> None:
+def test_a_repository_makes_warnings_errors_in_one_place(tmp_path: Path) -> None:
+    from dagtools.check import ERRORS, error_rules
+
+    assert error_rules(tmp_path / "missing.toml") == ERRORS
+    assert {"DAG004", "DAG005", "DAG006", "AIR311"}.isdisjoint(error_rules())  # this repository: defaults
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.dagcheck]\nerrors = ["DAG004", "AIR311"]\n')
+    assert error_rules(pyproject) == ERRORS | {"DAG004", "AIR311"}
+
+
+@pytest.mark.airflow
+def test_airflow_2_idioms_fail_the_lint_and_every_file_is_still_parsed() -> None:
+    """One round for the author: ruff's verdicts and the parse's, together."""
     result = subprocess.run(
-        ["scripts/dags-check.sh", "--source", "tests/fixtures/airflow2_dags"],
+        ["scripts/dags-check.sh", "--source", "tests/fixtures/airflow2_dags", "--environment", "dev"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 1
-    assert "AIR301 [*] `schedule_interval` is removed in Airflow 3.0" in result.stdout
-    assert "Parse time per file" not in result.stdout
+    assert "FAIL legacy.py: AIR301 line 7: `schedule_interval` is removed in Airflow 3.0" in result.stdout
+    assert "legacy.py" in result.stdout.split("Parse time per file")[1]
+    assert "got an unexpected keyword argument 'schedule_interval'" in result.stdout
+
+
+@pytest.mark.airflow
+def test_hostile_and_broken_files_each_get_their_own_verdict(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each file parses in its own process, with limits, from a throwaway folder with nothing to steal."""
+    app_before = (ROOT / "app.py").read_text()
+    leftovers = {p.name for p in Path(tempfile.gettempdir()).glob("dagcheck-*")}
+    assert main(["check", "--source", str(HOSTILE), "--environment", "dev", "--parse-budget", "1.0"]) == 1
+    out = capsys.readouterr().out
+    assert [v for v in verdicts(out) if v[0] == "FAIL"] == [
+        ("FAIL", "b_needs_state.py", "DAG001"),  # worked only after a_sets_state.py, in a shared process
+        ("FAIL", "exits.py", "DAG001"),
+        ("FAIL", "hangs.py", "DAG007"),
+        ("FAIL", "memory_hog.py", "DAG001"),
+        ("FAIL", "nosy.py", "DAG001"),
+        ("FAIL", "swallowed_aws.py", "DAG008"),
+        ("FAIL", "swallowed_variable.py", "DAG008"),
+        ("FAIL", "twice_in_one_file.py", "DAG010"),
+        ("FAIL", "unstable.py", "DAG009"),
+    ]
+    assert (
+        "exits.py: DAG001 import error:\n      parsing this file ended the parser's process: it exited with code 3"
+        in out
+    )
+    assert "hangs.py: DAG007 was stopped after " in out and "MemoryError" in out
+    assert "swallowed_variable.py: DAG008 Variable.get('report_settings') at parse time" in out
+    assert "swallowed_aws.py: DAG008 an AWS API call('ListBuckets') at parse time" in out
+    assert "dag_id 'twice' is defined 2 times in this file" in out
+    assert "unstable.py: DAG009 line 8: Don't use runtime-varying value as argument in Dag constructor" in out
+    seen = out.split("RuntimeError: SEEN ")[1].splitlines()[0]
+    assert "'aws_secret': None" in seen and "'aws_profile': None" in seen
+    assert "'stages_importable': False" in seen and "'dagtools_importable': False" in seen
+    assert f"'cwd': '{ROOT}'" not in seen and f"'home': '{Path.home()}'" not in seen
+    assert (ROOT / "app.py").read_text() == app_before
+    assert {p.name for p in Path(tempfile.gettempdir()).glob("dagcheck-*")} == leftovers  # nothing left behind
+    assert "10 file(s)" in out
+
+
+@pytest.mark.airflow
+def test_layouts_mwaa_supports_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Helpers beside the DAGs and in subfolders (even one named config.py), and a zipped DAG with its helper."""
+    dags = tmp_path / "dags"
+    shutil.copytree(LAYOUTS, dags)
+    dag_file = (LAYOUTS / "uses_helpers.py").read_text()
+    with zipfile.ZipFile(dags / "packaged.zip", "w") as archive:
+        archive.writestr(
+            "packaged_dag.py",
+            dag_file.replace("def uses_helpers", "def packaged")
+            .replace("uses_helpers()", "packaged()")
+            .replace("from common.helpers import", "from packaged_helpers import"),
+        )
+        archive.writestr("packaged_helpers.py", "def partition_key(ds):\n    return ds\n")
+    with zipfile.ZipFile(dags / "broken.zip", "w") as archive:
+        archive.writestr("broken_dag.py", "from airflow.sdk import dag\nimport not_installed_anywhere\n")
+    assert main(["check", "--source", str(dags), "--environment", "dev"]) == 1
+    out = capsys.readouterr().out
+    assert verdicts(out) == [("FAIL", "broken.zip", "DAG001")]
+    assert "No module named 'not_installed_anywhere'" in out
+    assert "5 file(s), 2 DAG(s): 1 error(s)" in out  # helpers, the DAG, and both zips
 
 
 @pytest.mark.airflow

@@ -196,6 +196,7 @@ def log_in_and_screenshot(chromium: str, port: int, password: str) -> str:
     return text
 
 
+@pytest.mark.browser
 def test_standalone_serves_the_dags_live_runs_them_and_stops_cleanly(
     local_home: Path, secrets: Path, chromium: str, tmp_path: Path
 ) -> None:

@@ -84,7 +84,7 @@ def test_prod_waits_for_approval_before_any_deploy(pipeline_template: Template) 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_widened_permissions_need_their_own_approval(pipeline_template: Template, stage: str) -> None:
     actions = [a for a in actions_in_order(pipeline_named(pipeline_template, "mwaa-platform")) if a[0] == stage]
-    names = [name for _, name, _, _ in actions]
+    names = [name for _, name, _, _ in actions if name != "CheckDags"]  # dev also checks the DAGs first
     assert set(names[:2]) == {f"SecurityDiff-{stage}", f"ConfirmSecurityChanges-{stage}"}
     orders = {name: order for _, name, _, order in actions}
     # Side by side: the diff approves the waiting approval through its token when nothing widened.
@@ -339,3 +339,29 @@ def test_dag_sync_role_writes_only_under_dags(
         "arn:aws:iam::999999999999:role/mwaa-platform-dag-seed",
         "arn:aws:iam::999999999999:role/mwaa-platform-dag-sync",
     ]
+
+
+def build_commands(pipeline_template: Template, marker: str) -> list[str]:
+    [spec] = [
+        json.loads(p["Properties"]["Source"]["BuildSpec"])
+        for p in resources(pipeline_template, "AWS::CodeBuild::Project").values()
+        if marker in p["Properties"]["Source"].get("BuildSpec", "")
+    ]
+    commands: list[str] = spec["phases"]["build"]["commands"]
+    return commands
+
+
+def test_dag_code_never_runs_in_the_build_that_makes_the_templates(pipeline_template: Template) -> None:
+    """A DAG file runs code when parsed or tested; it must not be able to touch cdk.out before it deploys."""
+    assert build_commands(pipeline_template, "scripts/synth.sh") == [
+        "scripts/test.sh -m 'not airflow'",
+        "scripts/synth.sh",
+    ]
+    assert build_commands(pipeline_template, "-m 'airflow and not browser'") == [
+        "scripts/test.sh -m 'airflow and not browser'"
+    ]
+    dev = [a for a in actions_in_order(pipeline_named(pipeline_template, "mwaa-platform")) if a[0] == "dev"]
+    names = [name for _, name, _, _ in dev]
+    assert names.index("CheckDags") < min(i for i, n in enumerate(names) if n.endswith(".Prepare"))
+    prod = [name for stage, name, _, _ in actions_in_order(pipeline_named(pipeline_template, "mwaa-platform"))]
+    assert prod.count("CheckDags") == 1
