@@ -168,11 +168,18 @@ def split_by_task(output: str) -> dict[str, list[str]]:
     return sections
 
 
-def run_dag_test(args: argparse.Namespace) -> int:
+def _prepared(args: argparse.Namespace) -> LocalAirflow | None:
+    """`prepare` for a command: None, after saying why, when the environment cannot be set up."""
     try:
-        local = prepare(args.environment, args.source, args.secrets)
+        return prepare(args.environment, args.source, args.secrets)
     except CheckSetupError as error:
         print(f"error: {error}", file=sys.stderr)
+        return None
+
+
+def run_dag_test(args: argparse.Namespace) -> int:
+    local = _prepared(args)
+    if local is None:
         return 2
     print(f"Testing DAG {args.dag} on {local.stage}'s Airflow {local.version}, date {args.date or 'now'}")
     started = time.monotonic()
@@ -242,10 +249,8 @@ def _health(port: int) -> bool:
 
 def run_standalone(args: argparse.Namespace) -> int:
     """Airflow standalone (API server, scheduler, DAG processor, triggerer) until Ctrl-C, then stop them all."""
-    try:
-        local = prepare(args.environment, args.source, args.secrets)
-    except CheckSetupError as error:
-        print(f"error: {error}", file=sys.stderr)
+    local = _prepared(args)
+    if local is None:
         return 2
     environ = {
         **local.environ,

@@ -6,6 +6,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,6 +67,18 @@ def stacks(assembly: cx_api.CloudAssembly) -> dict[str, cx_api.CloudFormationSta
 @pytest.fixture(scope="session")
 def templates(stacks: dict[str, cx_api.CloudFormationStackArtifact]) -> dict[str, dict[str, Any]]:
     return {name: stack.template for name, stack in stacks.items()}
+
+
+def run_app(config: Path) -> subprocess.CompletedProcess[str]:
+    """app.py as `cdk synth` starts it, with MWAA_CONFIG pointing at `config` and a bare PATH."""
+    return subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env={"MWAA_CONFIG": str(config), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def repository_scratch() -> Path:

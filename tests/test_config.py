@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import copy
-import subprocess
-import sys
 import tomllib
 from typing import Any
 
 import pytest
 
 from config import DEFAULT_CONFIG_PATH, ConfigError, ProjectConfig, parse_config
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_app
 
 EXAMPLE: dict[str, Any] = tomllib.loads(DEFAULT_CONFIG_PATH.read_text())
 
@@ -357,14 +355,7 @@ def test_bad_config_fails_synth_with_a_clear_message(tmp_path: Any) -> None:
         DEFAULT_CONFIG_PATH.read_text().replace('account = "111111111111"', 'account = "1111"', 1)
         + '\n[environments.dev.network]\ncidr = "10.0.0.0/16"\n'
     )
-    result = subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=ROOT,
-        env={"MWAA_CONFIG": str(bad), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_app(bad)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
@@ -379,9 +370,7 @@ def test_bad_config_fails_synth_with_a_clear_message(tmp_path: Any) -> None:
 def test_invalid_toml_is_reported_without_traceback(tmp_path: Any) -> None:
     bad = tmp_path / "environments.toml"
     bad.write_text("[environments.dev\n")
-    result = subprocess.run(
-        [sys.executable, "app.py"], cwd=ROOT, env={"MWAA_CONFIG": str(bad)}, capture_output=True, text=True
-    )
+    result = run_app(bad)
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: 1 problem(s) in {bad}:\n  - not valid TOML:")
     assert "Traceback" not in result.stderr

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import re
-import subprocess
-import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 from config import ConfigError, load_config, parse_config, rules
 from config.mwaa_reserved import RESERVED_OPTIONS
 from scripts.derive_aws_regions import render as derive_regions
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_app
 
 ALL_OPTIONS: dict[str, Any] = tomllib.loads((ROOT / "config" / "examples" / "all-options.toml").read_text())
 EXAMPLE: dict[str, Any] = tomllib.loads((ROOT / "config" / "environments.toml").read_text())
@@ -90,14 +88,7 @@ def test_a_file_that_is_not_utf8_or_is_a_folder_gets_one_line(tmp_path: Path) ->
         (latin1, "is not UTF-8 text (byte "),
         (tmp_path, "is a folder; give the path of a .toml file"),
     ):
-        result = subprocess.run(
-            [sys.executable, "app.py"],
-            cwd=ROOT,
-            env={"MWAA_CONFIG": str(path), "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = run_app(path)
         assert result.returncode == 1
         assert "Traceback" not in result.stderr
         header, problem = result.stderr.splitlines()
