@@ -3,7 +3,8 @@
 Runs in the pipeline between creating and executing each stack's change set (boto3 only).
 Replacing the MWAA environment (a change of Name, KmsKey, subnets or EndpointManagement) creates a
 new metadata database: run history, variables and connections are gone. Replacing the bucket or
-the VPC and its subnets takes the DAGs, the logs or the environment with them. Such a change set
+the VPC and its subnets takes the DAGs, the logs or the environment with them; replacing or removing
+the environment's KMS key leaves what it encrypted unreadable. Such a change set
 fails here, naming the resource and the properties, unless config sets `allow_replacement = true`
 for the environment.
 
@@ -26,6 +27,7 @@ GUARDED_TYPES = {
     "AWS::S3::Bucket": "the bucket and every object in it (DAGs, requirements, plugins, logs)",
     "AWS::EC2::VPC": "the network the environment runs in (the environment must be rebuilt)",
     "AWS::EC2::Subnet": "a subnet of the environment (changing subnets replaces the environment)",
+    "AWS::KMS::Key": "the key that encrypts the environment's data: what it encrypted becomes unreadable",
 }
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 MWAA_ENVIRONMENT = "AWS::MWAA::Environment"

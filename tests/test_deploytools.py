@@ -245,3 +245,15 @@ def test_the_guard_asks_for_property_values() -> None:
     pages = list(change_set_pages(Recorder(), "dev-mwaa", "PipelineChange"))
     assert calls == [{"StackName": "dev-mwaa", "ChangeSetName": "PipelineChange", "IncludePropertyValues": True}]
     assert not evaluate(pages, allow_replacement=False)[0]
+
+
+@pytest.mark.parametrize("action", ["Modify", "Remove"])
+def test_replacing_or_removing_the_environment_key_is_refused(action: str) -> None:
+    changed = {"KeySpec": "Always"} if action == "Modify" else {}
+    passes, message = evaluate(
+        [page(change("AWS::KMS::Key", "EncryptionKey", action=action, replacement="True", **changed))],
+        allow_replacement=False,
+    )
+    assert not passes
+    outcome = "would be replaced (changed: KeySpec)" if action == "Modify" else "would be removed"
+    assert f"AWS::KMS::Key EncryptionKey {outcome}: the key that encrypts the environment's data" in message
