@@ -2,7 +2,8 @@
 
 MWAA creates `airflow-<name>-<Type>` itself; owning them in CloudFormation would fight it (and
 delete logs with the stack). A custom resource calls PutRetentionPolicy after the environment
-exists, allowed only on this environment's log groups, and leaves the groups alone on delete.
+exists, allowed only on this environment's log groups, and leaves the groups alone on delete. A group
+MWAA has not created yet is skipped (ResourceNotFoundException), never a failed, rolled-back stack.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class MwaaLogRetention(Construct):
                 action="putRetentionPolicy",
                 parameters={"logGroupName": prefix + suffix, "retentionInDays": env_config.log_retention_days},
                 physical_resource_id=cr.PhysicalResourceId.of(prefix + suffix),
+                # A group MWAA has not created yet must not fail the stack: a rollback would delete the
+                # environment just created. Retention is set when the resource next updates.
+                ignore_error_codes_matching="ResourceNotFoundException",
             )
             self.resources.append(
                 cr.AwsCustomResource(

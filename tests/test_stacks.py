@@ -334,6 +334,14 @@ def test_log_retention_is_set_on_the_groups_mwaa_creates(stage: str, days: int, 
             "putRetentionPolicy",
             days,
         )
+        # A group MWAA has not created yet is skipped: failing would roll back, and delete, the new environment.
+        assert call["ignoreErrorCodesMatching"] == "ResourceNotFoundException"
+    updates = [
+        json.loads(r["Properties"]["Update"])
+        for r in resources(mwaa, "Custom::AWS").values()
+        if "putRetentionPolicy" in str(r["Properties"]["Create"])
+    ]
+    assert [u["ignoreErrorCodesMatching"] for u in updates] == ["ResourceNotFoundException"] * 5
     owned = [g["Properties"]["LogGroupName"] for g in resources(mwaa, "AWS::Logs::LogGroup").values()]
     assert not [name for name in owned if "airflow-" in json.dumps(name)]  # MWAA owns them, not the stack
     account = {"dev": "111111111111", "prod": "222222222222"}[stage]
