@@ -45,6 +45,19 @@ NOTIFIED_EVENTS = [
 ]
 
 
+def allow_both_connection_prefixes(pipeline: codepipeline.Pipeline, connection_arn: str) -> None:
+    """CDK grants codestar-connections:UseConnection; a connection made as arn:aws:codeconnections:...
+    is authorized under codeconnections:UseConnection. Grant both, so either ARN form works."""
+    stage = pipeline.stages[0]
+    # CDK creates the source action's role under <pipeline>/<stage>/<action>/CodePipelineActionRole.
+    action = pipeline.node.find_child(stage.stage_name).node.find_child(stage.actions[0].action_properties.action_name)
+    role = action.node.find_child("CodePipelineActionRole")
+    assert isinstance(role, iam.Role)
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["codeconnections:UseConnection"], resources=[connection_arn])
+    )
+
+
 class DeliveryPipelineStack(Stack):
     """Deployed once by hand (`cdk deploy`); from then on it updates itself from git."""
 
@@ -129,6 +142,8 @@ class DeliveryPipelineStack(Stack):
         )
 
         self.dag_pipeline = DagPipeline(self, "DagPipeline", project=project, build_logs=build_logs)
+        for target in (self.pipeline.pipeline, self.dag_pipeline.pipeline):
+            allow_both_connection_prefixes(target, config.connection_arn)
         topic = self._notification_topic(config.notification_topic)
         for name, target in (("Main", self.pipeline.pipeline), ("Dags", self.dag_pipeline.pipeline)):
             target.notify_on(

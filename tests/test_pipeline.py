@@ -365,3 +365,19 @@ def test_dag_code_never_runs_in_the_build_that_makes_the_templates(pipeline_temp
     assert names.index("CheckDags") < min(i for i, n in enumerate(names) if n.endswith(".Prepare"))
     prod = [name for stage, name, _, _ in actions_in_order(pipeline_named(pipeline_template, "mwaa-platform"))]
     assert prod.count("CheckDags") == 1
+
+
+def test_both_pipelines_may_use_the_connection_under_either_prefix(pipeline_template: Template) -> None:
+    """A connection ARN of either service prefix authorizes through the matching UseConnection action."""
+    arn = "arn:aws:codeconnections:eu-west-1:999999999999:connection/00000000-0000-4000-8000-000000000000"
+    granted: dict[str, int] = {}
+    for policy in resources(pipeline_template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement.get("Resource") == arn:
+                for action in as_list(statement["Action"]):
+                    granted[action] = granted.get(action, 0) + 1
+    assert granted == {"codestar-connections:UseConnection": 2, "codeconnections:UseConnection": 2}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
