@@ -164,6 +164,10 @@ class PipelineConfig:
     def role_arn(self, role_name: str) -> str:
         return f"arn:{partition_of(self.region)}:iam::{self.account}:role/{role_name}"
 
+    @property
+    def account_root_arn(self) -> str:
+        return f"arn:{partition_of(self.region)}:iam::{self.account}:root"
+
 
 class UnknownEnvironmentError(LookupError):
     """An environment key that config does not define; its message lists the keys that exist."""

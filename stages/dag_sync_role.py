@@ -7,6 +7,7 @@ from constructs import Construct
 
 from config import DAGS_PREFIX, EnvironmentConfig, PipelineConfig
 from stages.nag import acknowledge
+from stages.tools_trust import tools_roles
 
 
 class DagSyncRole(Construct):
@@ -55,10 +56,7 @@ class DagSyncRole(Construct):
             "Role",
             role_name=env_config.dag_sync_role_name,
             description=f"Syncs {DAGS_PREFIX} of {env_config.bucket_name} from the DAG pipeline",
-            assumed_by=iam.CompositePrincipal(
-                iam.ArnPrincipal(pipeline.role_arn(pipeline.dag_sync_role_name)),
-                iam.ArnPrincipal(pipeline.role_arn(pipeline.seed_role_name)),
-            ),
+            assumed_by=tools_roles(pipeline, pipeline.dag_sync_role_name, pipeline.seed_role_name),
             inline_policies={"dag-sync": iam.PolicyDocument(statements=statements)},
         )
         acknowledge(

@@ -6,6 +6,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from config import EnvironmentConfig, PipelineConfig
+from stages.tools_trust import tools_roles
 
 
 class StatusReaderRole(Construct):
@@ -24,7 +25,7 @@ class StatusReaderRole(Construct):
             "Role",
             role_name=env_config.status_reader_role_name,
             description=f"Lets the delivery pipeline see whether {env_config.environment_name} is AVAILABLE",
-            assumed_by=iam.ArnPrincipal(pipeline.role_arn(pipeline.status_check_role_name)),
+            assumed_by=tools_roles(pipeline, pipeline.status_check_role_name),
             inline_policies={
                 "read-status": iam.PolicyDocument(
                     statements=[

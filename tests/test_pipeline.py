@@ -244,8 +244,18 @@ def test_status_reader_may_only_get_its_environment(templates: dict[str, Templat
             "Sid": "GetEnvironment",
         }
     ]
-    assert reader["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
-        "AWS": "arn:aws:iam::999999999999:role/mwaa-platform-env-status"
+    assert reader["AssumeRolePolicyDocument"]["Statement"] == [
+        tools_trust("arn:aws:iam::999999999999:role/mwaa-platform-env-status")
+    ]
+
+
+def tools_trust(*role_arns: str) -> dict[str, Any]:
+    """Trust in the tools account, limited to these roles by ARN (which survives their re-creation)."""
+    return {
+        "Action": "sts:AssumeRole",
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": list(role_arns)}},
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
     }
 
 
@@ -334,10 +344,11 @@ def test_dag_sync_role_writes_only_under_dags(
         if env.kms_key
         else []
     )
-    principals = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["AWS"]
-    assert sorted(principals) == [
-        "arn:aws:iam::999999999999:role/mwaa-platform-dag-seed",
-        "arn:aws:iam::999999999999:role/mwaa-platform-dag-sync",
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        tools_trust(
+            "arn:aws:iam::999999999999:role/mwaa-platform-dag-seed",
+            "arn:aws:iam::999999999999:role/mwaa-platform-dag-sync",
+        )
     ]
 
 
