@@ -17,7 +17,8 @@ rm -rf "$out"
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-if ! cdk synth --quiet "$@" >"$log" 2>&1; then
+# --no-notices: a CDK CLI notice (news from the CDK team) is not a warning about this app.
+if ! cdk synth --quiet --no-notices "$@" >"$log" 2>&1; then
   cat "$log" >&2
   exit 1
 fi

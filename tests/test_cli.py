@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -14,12 +16,28 @@ pytestmark = pytest.mark.cli
 
 
 def test_cli_synth_prints_no_warnings(tmp_path: Path) -> None:
-    """Also: templates of an earlier synth (another config) are gone, not counted."""
+    """Also: templates of an earlier synth (another config) are gone, not counted; and a CDK CLI
+    notice (cached, as the CLI keeps them between runs) neither shows nor fails the build."""
     stale = tmp_path / "cdk.out" / "assembly-gone"
     stale.mkdir(parents=True)
     (stale / "gone-mwaa.template.json").write_text("{}")
     (tmp_path / "cdk.out" / "manifest.json").write_text("{}")
-    env = {**os.environ, "PATH": f"{ROOT / 'node_modules/.bin'}:{ROOT / '.venv/bin'}:/usr/bin:/bin"}
+    cdk_home = tmp_path / "cdk-home"
+    (cdk_home / "cache").mkdir(parents=True)
+    notice = {
+        "title": "A CLI notice that mentions a warning",
+        "issueNumber": 99999,
+        "overview": "This notice warns about nothing in particular.",
+        "components": [{"name": "cli", "version": "<3.0.0"}],
+        "schemaVersion": "1",
+    }
+    expiration = int((time.time() + 3600) * 1000)
+    (cdk_home / "cache" / "notices.json").write_text(json.dumps({"expiration": expiration, "notices": [notice]}))
+    env = {
+        **os.environ,
+        "PATH": f"{ROOT / 'node_modules/.bin'}:{ROOT / '.venv/bin'}:/usr/bin:/bin",
+        "CDK_HOME": str(cdk_home),
+    }
     result = subprocess.run(
         ["scripts/synth.sh", "--output", str(tmp_path / "cdk.out")],
         cwd=ROOT,
