@@ -29,14 +29,13 @@ MASS_DELETE_FLOOR = 5  # below this many remote DAGs, deleting most of them is n
 class SyncError(Exception):
     """A sync that did not complete; the next run repairs what this one left half done.
 
-    `permanent` says whether running it again can help (AccessDenied, NoSuchBucket) or not
-    (throttling, timeouts, S3 errors); `uploaded` is how many files did reach the bucket.
+    `permanent`: running it again cannot help until someone fixes the cause (AccessDenied,
+    NoSuchBucket), unlike throttling, timeouts or S3's own errors, which a later run may not meet.
     """
 
-    def __init__(self, message: str, *, permanent: bool, uploaded: int = 0) -> None:
+    def __init__(self, message: str, *, permanent: bool) -> None:
         super().__init__(message)
         self.permanent = permanent
-        self.uploaded = uploaded
 
 
 class ConcurrentSyncError(SyncError):
@@ -252,7 +251,6 @@ class DagSync:
             raise SyncError(
                 f"{len(failures)} of {len(paths)} upload(s) failed; first: {first_path}: {first_error}",
                 permanent=all(is_permanent(e) for _, e in failures),
-                uploaded=len(paths) - len(failures),
             )
 
     def _put_file(self, file: LocalFile) -> ManifestEntry:
