@@ -63,11 +63,13 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _walk(source: Path) -> tuple[list[tuple[str, Path]], list[str]]:
-    """(relative path, file to read) for every file under `source`, and the links that lead out of it.
+def _walk(source: Path, rules: IgnoreRules) -> tuple[list[tuple[str, Path]], list[str]]:
+    """(relative path, file to read) for every file under `source` that is not ignored, and the links
+    that lead out of it.
 
     Links are followed only while they stay inside the source folder (a link to a credentials file
-    must never be published); a linked folder inside it is walked once, so a loop ends.
+    must never be published); a linked folder inside it is walked once, so a loop ends. Ignored
+    folders are not walked at all.
     """
     root = source.resolve()
     found: list[tuple[str, Path]] = []
@@ -82,6 +84,8 @@ def _walk(source: Path) -> tuple[list[tuple[str, Path]], list[str]]:
         for entry in sorted(folder.iterdir()):
             path = relative / entry.name
             target = entry.resolve()
+            if rules.ignores(str(path)):
+                continue
             if entry.is_symlink() and not target.is_relative_to(root):
                 refused.append(f"{path} -> {os.readlink(entry)}")
             elif target.is_dir():
@@ -98,16 +102,13 @@ def scan_source(source: Path) -> tuple[dict[str, LocalFile], IgnoreRules]:
     if not source.is_dir():
         raise SourceError(f"source folder {source} does not exist or is not a folder; refusing to sync")
     rules = IgnoreRules.for_source(source)
-    found, refused = _walk(source)
-    refused = [link for link in refused if not rules.ignores(link.split(" -> ")[0])]
+    found, refused = _walk(source, rules)
     if refused:
         raise SourceError(
             f"{len(refused)} link(s) in {source} lead outside it; refusing to publish what they point to "
             "(copy the file into the folder instead): " + ", ".join(refused)
         )
-    files = {
-        relative: LocalFile(relative, path, sha256_of(path)) for relative, path in found if not rules.ignores(relative)
-    }
+    files = {relative: LocalFile(relative, path, sha256_of(path)) for relative, path in found}
     if not files:
         raise SourceError(
             f"source folder {source} holds no files to publish; refusing to sync, "
