@@ -110,7 +110,7 @@ def test_a_stop_signal_ends_the_sync_promptly_and_keeps_what_was_uploaded(
     s3: Any, bucket: str, server: S3Server, tmp_path: Path, stop: signal.Signals
 ) -> None:
     local = write_dags(tmp_path, 100)
-    server.layer.delay = 0.01
+    server.layer.delay = 0.05  # slow enough that most uploads are still pending at the signal
     process: list[subprocess.Popen[str]] = []
 
     def stop_after_twenty(answered: int) -> None:
@@ -125,8 +125,9 @@ def test_a_stop_signal_ends_the_sync_promptly_and_keeps_what_was_uploaded(
     assert "Traceback" not in err
     assert f"stopped by {stop.name}: " in err and "recorded in the manifest, nothing deleted" in err
     landed = dags_in_bucket(s3, bucket)
-    # Pending uploads were cancelled: only those in flight at the signal finished.
-    assert 20 <= len(landed) <= 20 + 4 + 1
+    # Pending uploads were cancelled: those in flight finished, and the few workers started before the
+    # main thread handled the signal; never the 80 that were still queued.
+    assert 20 <= len(landed) <= 20 + 3 * 4
     recorded = json.loads(remote_files(s3, bucket)[MANIFEST])["files"]
     assert sorted(recorded) == sorted(landed)
 
