@@ -218,9 +218,14 @@ class DeliveryPipelineStack(Stack):
             key,
             sid="CloudWatchLogsForBuildLogs",
             region=self.region,
-            log_groups_arn=self.format_arn(
-                service="logs", resource="log-group", resource_name=group_name, arn_format=ArnFormat.COLON_RESOURCE_NAME
-            ),
+            log_groups_arns=[
+                self.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=group_name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
         )
         return logs.LogGroup(
             self, "BuildLogs", log_group_name=group_name, encryption_key=key, retention=logs.RetentionDays.ONE_YEAR

@@ -8,8 +8,8 @@ from constructs import Construct
 from config import EnvironmentConfig
 
 
-def allow_logs_to_use(key: kms.Key, *, sid: str, region: str, log_groups_arn: str) -> None:
-    """Let CloudWatch Logs encrypt with `key`, for the log groups matching `log_groups_arn` only."""
+def allow_logs_to_use(key: kms.Key, *, sid: str, region: str, log_groups_arns: list[str]) -> None:
+    """Let CloudWatch Logs encrypt with `key`, for the log groups matching `log_groups_arns` only."""
     key.add_to_resource_policy(
         iam.PolicyStatement(
             sid=sid,
@@ -24,15 +24,37 @@ def allow_logs_to_use(key: kms.Key, *, sid: str, region: str, log_groups_arn: st
                 "kms:ReEncryptTo",
             ],
             resources=["*"],
-            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups_arn}},
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": log_groups_arns[0]
+                    if len(log_groups_arns) == 1
+                    else log_groups_arns
+                }
+            },
         )
     )
 
 
-class EnvironmentKey(Construct):
-    """Encrypts the source bucket, the environment (metadata, queues) and its CloudWatch logs.
+def flow_log_group_name(env_config: EnvironmentConfig) -> str:
+    return f"/mwaa/{env_config.environment_name}/vpc-flow-logs"
 
-    A created key lets CloudWatch Logs use it only for this environment's `airflow-<name>-*` groups.
+
+def log_groups_arns(env_config: EnvironmentConfig, partition: str) -> list[str]:
+    """Every log group of this environment the key encrypts: MWAA's own (`airflow-<name>-*`), the VPC
+    flow logs (`/mwaa/<name>/*`) and the MWAA stack's custom-resource function's
+    (`/aws/lambda/<stage>-mwaa-*`: CloudFormation names the function after its stack)."""
+    prefix = f"arn:{partition}:logs:{env_config.region}:{env_config.account}:log-group:"
+    return [
+        f"{prefix}airflow-{env_config.environment_name}-*",
+        f"{prefix}/mwaa/{env_config.environment_name}/*",
+        f"{prefix}/aws/lambda/{env_config.stage}-mwaa-*",
+    ]
+
+
+class EnvironmentKey(Construct):
+    """Encrypts the source bucket, the environment (metadata, queues) and every log group of the environment.
+
+    A created key lets CloudWatch Logs use it only for this environment's log groups (`log_groups_arns`).
     An existing key must already allow that (see README); it is referenced, never modified.
     """
 
@@ -50,9 +72,10 @@ class EnvironmentKey(Construct):
             description=f"MWAA {name}: source bucket, environment and logs",
             removal_policy=RemovalPolicy.RETAIN if env_config.protected else RemovalPolicy.DESTROY,
         )
-        partition = Stack.of(self).partition
-        log_groups = f"arn:{partition}:logs:{env_config.region}:{env_config.account}:log-group:airflow-{name}-*"
         allow_logs_to_use(
-            key, sid="CloudWatchLogsForThisEnvironment", region=env_config.region, log_groups_arn=log_groups
+            key,
+            sid="CloudWatchLogsForThisEnvironment",
+            region=env_config.region,
+            log_groups_arns=log_groups_arns(env_config, Stack.of(self).partition),
         )
         self.key = key

@@ -8,7 +8,7 @@ MWAA has not created yet is skipped (ResourceNotFoundException), never a failed,
 
 from __future__ import annotations
 
-from aws_cdk import Stack, aws_iam as iam, custom_resources as cr
+from aws_cdk import Stack, aws_iam as iam, aws_lambda as lambda_, custom_resources as cr
 from constructs import Construct
 
 from config import EnvironmentConfig
@@ -47,6 +47,8 @@ class MwaaLogRetention(Construct):
                 )
             )
         provider = stack.node.find_child(f"AWS{cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace('-', '')}")
+        assert isinstance(provider, lambda_.Function)
+        self.provider = provider
         acknowledge(
             provider,
             "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, aws_mwaa as mwaa
+from aws_cdk import CfnOutput, aws_logs as logs, aws_mwaa as mwaa
 from constructs import Construct
 
 from config import DAGS_PREFIX, EnvironmentConfig, PipelineConfig
@@ -95,6 +95,11 @@ class MwaaStack(EnvironmentStack):
             WebAccess(self, "WebAccess", env_config=env_config)
         retention = MwaaLogRetention(self, "LogRetention", env_config=env_config)
         retention.node.add_dependency(self.airflow_environment)
+        if storage.key:
+            # CDK's custom-resource function (log retention, MWAA files) logs with the environment's key too.
+            provider_logs = retention.provider.log_group.node.default_child
+            assert isinstance(provider_logs, logs.CfnLogGroup)
+            provider_logs.kms_key_id = key_arn
         if env_config.alarm_topic:
             EnvironmentMonitoring(self, "Monitoring", env_config=env_config, topic_name=env_config.alarm_topic)
 

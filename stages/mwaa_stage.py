@@ -24,8 +24,8 @@ class MwaaStage(Stage):
             permissions_boundary=PermissionsBoundary.from_name(pipeline.permissions_boundary_name),
         )
         self.env_config = env_config
-        self.network = NetworkStack(self, env_config=env_config)
         self.storage = StorageStack(self, env_config=env_config, pipeline=pipeline)
+        self.network = NetworkStack(self, env_config=env_config, key=self.storage.key)
         self.mwaa = MwaaStack(
             self, env_config=env_config, pipeline=pipeline, network=self.network, storage=self.storage
         )

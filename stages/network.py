@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, RemovalPolicy, Validations, aws_ec2 as ec2, aws_logs as logs
+from aws_cdk import Acknowledgment, RemovalPolicy, Validations, aws_ec2 as ec2, aws_kms as kms, aws_logs as logs
 from constructs import Construct
 
 from config import EnvironmentConfig
+from stages.encryption import flow_log_group_name
 from stages.environment_stack import EnvironmentStack
 
 FLOW_LOG_RETENTION = logs.RetentionDays.ONE_YEAR
@@ -30,7 +31,7 @@ class NetworkStack(EnvironmentStack):
     AWS through the endpoints alone. An existing VPC is referenced by ID with no lookup at synth.
     """
 
-    def __init__(self, scope: Construct, *, env_config: EnvironmentConfig) -> None:
+    def __init__(self, scope: Construct, *, env_config: EnvironmentConfig, key: kms.IKey | None) -> None:
         super().__init__(
             scope,
             "network",
@@ -48,7 +49,7 @@ class NetworkStack(EnvironmentStack):
             )
             subnets = self.vpc.private_subnets
         else:
-            self.vpc = self._new_vpc(env_config)
+            self.vpc = self._new_vpc(env_config, key)
             subnets = self.vpc.private_subnets if env_config.nat_gateways else self.vpc.isolated_subnets
 
         self.security_group = ec2.SecurityGroup(
@@ -65,7 +66,7 @@ class NetworkStack(EnvironmentStack):
         if env_config.endpoints:
             self._add_endpoints(ec2.SubnetSelection(subnets=subnets))
 
-    def _new_vpc(self, env_config: EnvironmentConfig) -> ec2.Vpc:
+    def _new_vpc(self, env_config: EnvironmentConfig, key: kms.IKey | None) -> ec2.Vpc:
         private = ec2.SubnetType.PRIVATE_WITH_EGRESS if env_config.nat_gateways else ec2.SubnetType.PRIVATE_ISOLATED
         subnet_groups = [ec2.SubnetConfiguration(name="private", subnet_type=private)]
         if env_config.nat_gateways:
@@ -86,7 +87,14 @@ class NetworkStack(EnvironmentStack):
             )
         )
         removal = RemovalPolicy.RETAIN if env_config.protected else RemovalPolicy.DESTROY
-        flow_log_group = logs.LogGroup(self, "FlowLogs", retention=FLOW_LOG_RETENTION, removal_policy=removal)
+        flow_log_group = logs.LogGroup(
+            self,
+            "FlowLogs",
+            log_group_name=flow_log_group_name(env_config),
+            encryption_key=key,
+            retention=FLOW_LOG_RETENTION,
+            removal_policy=removal,
+        )
         vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),

@@ -378,6 +378,25 @@ def test_alarms_go_to_the_configured_topic(templates: dict[str, Template]) -> No
     assert len(resources(prod, "AWS::CloudWatch::Dashboard")) == 1
 
 
+def test_every_log_group_the_stacks_create_uses_the_environment_key(templates: dict[str, Template]) -> None:
+    """With a customer-managed key (prod): the VPC flow logs and CDK's custom-resource function log with it,
+    under names the key policy lets CloudWatch Logs use it for."""
+    groups = {
+        stack: resources(templates[f"prod-{stack}"], "AWS::Logs::LogGroup") for stack in ("network", "storage", "mwaa")
+    }
+    assert sum(len(found) for found in groups.values()) == 2
+    [flow] = groups["network"].values()
+    assert flow["Properties"]["LogGroupName"] == "/mwaa/mwaa-prod/vpc-flow-logs"
+    assert flow["Properties"]["KmsKeyId"]["Fn::GetStackOutput"]["StackName"] == "prod-storage"
+    [provider] = groups["mwaa"].values()
+    assert provider["Properties"]["LogGroupName"]["Fn::Join"][1][0] == "/aws/lambda/"  # the function is prod-mwaa-...
+    assert (
+        provider["Properties"]["KmsKeyId"]
+        == the_resource(templates["prod-mwaa"], "AWS::MWAA::Environment")["Properties"]["KmsKey"]
+    )
+    assert "KmsKeyId" not in json.dumps(resources(templates["dev-network"], "AWS::Logs::LogGroup"))  # no key in dev
+
+
 def test_no_alarms_without_a_topic(templates: dict[str, Template]) -> None:
     dev = templates["dev-mwaa"]
     assert not resources(dev, "AWS::CloudWatch::Alarm")
@@ -393,11 +412,9 @@ def test_the_environment_key_encrypts_bucket_environment_and_logs(templates: dic
         s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "CloudWatchLogsForThisEnvironment"
     ]
     assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
-    assert logs["Condition"] == {
-        "ArnLike": {
-            "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:eu-west-1:222222222222:log-group:airflow-mwaa-prod-*"
-        }
-    }
+    prefix = "arn:aws:logs:eu-west-1:222222222222:log-group:"
+    allowed = [f"{prefix}airflow-mwaa-prod-*", f"{prefix}/mwaa/mwaa-prod/*", f"{prefix}/aws/lambda/prod-mwaa-*"]
+    assert logs["Condition"] == {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": allowed}}
     assert "kms:PutKeyPolicy" not in json.dumps(logs)
     environment = the_resource(mwaa, "AWS::MWAA::Environment")["Properties"]
     assert environment["KmsKey"]["Fn::GetStackOutput"]["StackName"] == "prod-storage"
