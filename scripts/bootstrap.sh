@@ -3,7 +3,8 @@
 # that account's credentials (AWS_PROFILE=...). Every value comes from config/environments.toml.
 #
 #   scripts/bootstrap.sh tools              cdk bootstrap of the tools account
-#   scripts/bootstrap.sh environment KEY    boundary + execution policy, then cdk bootstrap --trust <tools>
+#   scripts/bootstrap.sh environment KEY    boundary + execution policy (created or updated), then
+#                                           cdk bootstrap --trust <tools>; rerun after bootstrap/ changes
 #   scripts/bootstrap.sh pipeline           the first (and only manual) cdk deploy of the pipeline stack
 #   scripts/bootstrap.sh teardown-pipeline  delete the pipeline stack (environments stay)
 #
@@ -29,16 +30,10 @@ case "${1:-}" in
     region=$(value "p.environment('$key').region")
     boundary=$(value "p.pipeline.permissions_boundary_name")
     execution=$(value "p.pipeline.cfn_execution_policy_name")
-    for pair in "$boundary:bootstrap/permissions-boundary.json" "$execution:bootstrap/cfn-execution-policy.json"; do
-      name=${pair%%:*}
-      document=$(sed -e "s/ACCOUNT/$account/g" -e "s/BOUNDARY_NAME/$boundary/g" "${pair#*:}")
-      if aws iam get-policy --policy-arn "arn:aws:iam::$account:policy/$name" >/dev/null 2>&1; then
-        echo "policy $name exists; update it with 'aws iam create-policy-version' if bootstrap/ changed"
-      else
-        aws iam create-policy --policy-name "$name" --policy-document "$document" >/dev/null
-        echo "created policy $name"
-      fi
-    done
+    # Creates both policies, or makes the documents in bootstrap/ their default versions: rerun this
+    # after any change to bootstrap/ so the account gets it.
+    python -m deploytools.bootstrap_policies --account "$account" --boundary-name "$boundary" \
+      --execution-name "$execution"
     cdk bootstrap "aws://$account/$region" \
       --trust "$tools_account" --trust-for-lookup "$tools_account" \
       --cloudformation-execution-policies "arn:aws:iam::$account:policy/$execution"
@@ -53,7 +48,7 @@ case "${1:-}" in
     cdk destroy "$stack"
     ;;
   *)
-    sed -n '2,12p' "$0" >&2
+    sed -n '2,11p' "$0" >&2
     exit 2
     ;;
 esac

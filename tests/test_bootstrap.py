@@ -6,6 +6,8 @@ import fnmatch
 import json
 from typing import Any
 
+import pytest
+
 from tests.conftest import ROOT
 
 BOOTSTRAP = ROOT / "bootstrap"
@@ -93,3 +95,38 @@ def test_cloudformation_may_manage_every_resource_type_the_stacks_use(templates:
     prefixes = {"Custom" if p.startswith("Custom::") else p for p in prefixes}
     assert prefixes <= set(SERVICE_OF), prefixes - set(SERVICE_OF)
     assert {SERVICE_OF[p] for p in prefixes} <= granted
+
+
+def test_bootstrap_creates_the_policies_then_updates_them_from_git(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Against moto's IAM over HTTP: created once, unchanged when git is, a new default version when it is
+    not, and at IAM's limit of five versions the oldest non-default one makes room."""
+    import boto3
+
+    from deploytools.bootstrap_policies import MAX_VERSIONS, document, ensure_policy, main
+    from tests.s3server import S3Server, client_environment
+
+    with S3Server() as server:
+        for name, value in {**client_environment(server.url), "AWS_ENDPOINT_URL": server.url}.items():
+            monkeypatch.setenv(name, value)
+        iam = boto3.client("iam")
+        account = "123456789012"  # moto's account
+        assert main(["--account", account, "--boundary-name", "b", "--execution-name", "x"]) == 0
+        boundary_arn = f"arn:aws:iam::{account}:policy/b"
+        wanted = document(BOOTSTRAP / "permissions-boundary.json", account=account, boundary_name="b")
+        assert ensure_policy(iam, account=account, name="b", wanted=wanted) == "policy b is up to date"
+        assert len(iam.list_policy_versions(PolicyArn=boundary_arn)["Versions"]) == 1
+
+        edited = {
+            **wanted,
+            "Statement": [*wanted["Statement"], {"Effect": "Deny", "Action": "s3:PutBucketAcl", "Resource": "*"}],
+        }
+        for round_number in range(2, MAX_VERSIONS + 3):
+            edited["Statement"][-1]["Action"] = f"s3:PutBucketAcl{round_number}"
+            message = ensure_policy(iam, account=account, name="b", wanted=edited)
+            assert message.startswith("updated policy b: version v") and message.endswith("is now the default")
+            versions = iam.list_policy_versions(PolicyArn=boundary_arn)["Versions"]
+            assert len(versions) == min(round_number, MAX_VERSIONS)
+            [default] = [v for v in versions if v["IsDefaultVersion"]]
+            body = iam.get_policy_version(PolicyArn=boundary_arn, VersionId=default["VersionId"])["PolicyVersion"]
+            assert f"s3:PutBucketAcl{round_number}" in json.dumps(body["Document"])
+        assert "v1" not in {v["VersionId"] for v in versions}  # the oldest made room
