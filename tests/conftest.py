@@ -69,6 +69,20 @@ def templates(stacks: dict[str, cx_api.CloudFormationStackArtifact]) -> dict[str
     return {name: stack.template for name, stack in stacks.items()}
 
 
+ALL_OPTIONS = ROOT / "config" / "examples" / "all-options.toml"
+
+
+@pytest.fixture(scope="session")
+def all_options_assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
+    """config/examples/all-options.toml synthesized once per session, like the example."""
+    return synth_app(load_config(ALL_OPTIONS), tmp_path_factory.mktemp("all-options"))
+
+
+@pytest.fixture(scope="session")
+def all_options_templates(all_options_assembly: cx_api.CloudAssembly) -> dict[str, dict[str, Any]]:
+    return {name: stack.template for name, stack in stacks_of(all_options_assembly).items()}
+
+
 def run_app(config: Path) -> subprocess.CompletedProcess[str]:
     """app.py as `cdk synth` starts it, with MWAA_CONFIG pointing at `config` and a bare PATH."""
     return subprocess.run(

@@ -10,21 +10,19 @@ from typing import Any
 import pytest
 from aws_cdk import cx_api
 
-from config import load_config
-from tests.conftest import ROOT, stacks_of, synth_app
+from tests.conftest import ROOT
 
-EXAMPLE = ROOT / "config" / "examples" / "all-options.toml"
 Template = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
-    return synth_app(load_config(EXAMPLE), tmp_path_factory.mktemp("all-options"))
+def assembly(all_options_assembly: cx_api.CloudAssembly) -> cx_api.CloudAssembly:
+    return all_options_assembly
 
 
 @pytest.fixture(scope="module")
-def templates(assembly: cx_api.CloudAssembly) -> dict[str, Template]:
-    return {name: stack.template for name, stack in stacks_of(assembly).items()}
+def templates(all_options_templates: dict[str, Template]) -> dict[str, Template]:
+    return all_options_templates
 
 
 def resources(template: Template, resource_type: str) -> list[dict[str, Any]]:

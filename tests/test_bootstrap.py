@@ -130,3 +130,21 @@ def test_bootstrap_creates_the_policies_then_updates_them_from_git(monkeypatch: 
             body = iam.get_policy_version(PolicyArn=boundary_arn, VersionId=default["VersionId"])["PolicyVersion"]
             assert f"s3:PutBucketAcl{round_number}" in json.dumps(body["Document"])
         assert "v1" not in {v["VersionId"] for v in versions}  # the oldest made room
+
+
+def test_cloudformation_may_change_only_the_web_login_policies(all_options_templates: dict[str, Any]) -> None:
+    """Policy-management actions reach the web-login policies the stacks create, never the boundary or the
+    execution policy themselves (a stack could otherwise rewrite the ceiling it runs under)."""
+    [statement] = [s for s in policy("cfn-execution-policy.json") if s.get("Sid") == "WebLoginPolicies"]
+    allowed = as_list(statement["Resource"])
+    created = [
+        resource["Properties"]["ManagedPolicyName"]
+        for template in all_options_templates.values()
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::IAM::ManagedPolicy"
+    ]
+    assert created
+    for name in created:
+        assert any(fnmatch.fnmatchcase(f"arn:aws:iam::ACCOUNT:policy/{name}", arn) for arn in allowed), name
+    for ours in ("BOUNDARY_NAME", "mwaa-platform-boundary", "mwaa-platform-cfn-exec", "analytics-mwaa-cfn-exec"):
+        assert not any(fnmatch.fnmatchcase(f"arn:aws:iam::ACCOUNT:policy/{ours}", arn) for arn in allowed), ours
