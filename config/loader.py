@@ -363,18 +363,19 @@ def _read_files_dir(t: _Table, stage: str) -> Path:
     if raw is None:
         return default
     folder = REPOSITORY_ROOT / raw
+    root = REPOSITORY_ROOT.resolve()
     inside = "must be a folder inside this repository, relative to its top, with no '..' and no link leading out"
     if not raw or Path(raw).is_absolute() or ".." in Path(raw).parts:
         t.problem("files_dir", raw, inside)
         return default
-    if not folder.resolve().is_relative_to(REPOSITORY_ROOT.resolve()):
-        t.problem("files_dir", raw, inside + f" (it resolves to {folder.resolve()})")
+    if not (resolved := folder.resolve()).is_relative_to(root):
+        t.problem("files_dir", raw, inside + f" (it resolves to {resolved})")
         return default
     if not folder.is_dir():
         t.problem("files_dir", raw, "must be an existing folder of this repository (relative to its top)")
         return default
     for path in sorted(folder.rglob("*")):
-        if path.is_symlink() and not path.resolve().is_relative_to(REPOSITORY_ROOT.resolve()):
+        if path.is_symlink() and not path.resolve().is_relative_to(root):
             t.problem("files_dir", raw, f"{path.relative_to(REPOSITORY_ROOT)} is a link leading out of the repository")
     return folder
 

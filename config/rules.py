@@ -78,7 +78,7 @@ SNS_TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}", re.ASCII)
 # AWS tagging limits (the Tagging API and each service we tag: EC2, S3, IAM, Logs, KMS, MWAA, SNS).
 MAX_TAGS_PER_RESOURCE = 50
 # Tags CDK puts on some resources itself (subnets: Name, aws-cdk:subnet-name, aws-cdk:subnet-type;
-# buckets with auto-delete: aws-cdk:auto-delete-objects); tests/test_config_limits.py counts them.
+# buckets with auto-delete: aws-cdk:auto-delete-objects); tests/test_config_input.py counts them.
 CDK_OWN_TAGS = 3
 MAX_USER_TAGS = MAX_TAGS_PER_RESOURCE - CDK_OWN_TAGS
 TAG_KEY_MAX = 128

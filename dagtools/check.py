@@ -47,6 +47,8 @@ REQUIREMENTS = ROOT / "dagtools" / "requirements"
 MWAA_PYTHON = (3, 12)
 DEFAULT_BUDGET = 2.0
 ERRORS = frozenset({"DAG001", "DAG003", "DAG007", "DAG008", "DAG009", "DAG010", "AIR301", "AIR302"})
+# One check for --parse-budget and DAGCHECK_PARSE_BUDGET.
+parse_budget = option(positive_seconds, "must be a number of seconds above 0 and below 3600")
 OVERALL_TIMEOUT_FLOOR = 120.0  # seconds for Airflow's own start-up in the probe, beside each file's limit
 
 
@@ -86,7 +88,7 @@ def add_check_command(commands: Any) -> None:
     )
     check.add_argument(
         "--parse-budget",
-        type=option(positive_seconds, "must be a number of seconds above 0 and below 3600"),
+        type=parse_budget,
         help=f"seconds a file may take to parse (default: {DEFAULT_BUDGET}, or DAGCHECK_PARSE_BUDGET)",
     )
     check.set_defaults(handler=run_check)
@@ -401,7 +403,7 @@ def run_check(args: argparse.Namespace) -> int:
     if args.parse_budget is None:
         from_environment = os.environ.get("DAGCHECK_PARSE_BUDGET", str(DEFAULT_BUDGET))
         try:
-            args.parse_budget = option(positive_seconds, "must be seconds above 0 and below 3600")(from_environment)
+            args.parse_budget = parse_budget(from_environment)
         except argparse.ArgumentTypeError as error:
             print(f"error: DAGCHECK_PARSE_BUDGET = {error}", file=sys.stderr)
             return 2

@@ -50,13 +50,16 @@ SECRETS_HELP = "variables and connections (default: local/secrets.json, kept out
 
 @dataclass(frozen=True)
 class LocalAirflow:
-    """An environment's Airflow, ready to run: its interpreter, its home and the variables to run it with."""
+    """An environment's Airflow, ready to run: its interpreter, its home, the variables to run it with,
+    and the variables and connections files its secrets backend reads."""
 
     stage: str
     version: str
     python: Path
     home: Path
     environ: dict[str, str]
+    variables: Path
+    connections: Path
 
     @property
     def airflow(self) -> str:
@@ -120,7 +123,7 @@ def prepare(stage: str | None, dags: Path, secrets: Path = SECRETS_FILE) -> Loca
         # Airflow starts its own commands (standalone's components, task runners) from PATH.
         PATH=os.pathsep.join([str(python.parent), os.environ.get("PATH", "")]),
     )
-    local = LocalAirflow(env.stage, target.version, python, home, environ)
+    local = LocalAirflow(env.stage, target.version, python, home, environ, variables, connections)
     _migrate(local)
     return local
 
@@ -185,7 +188,6 @@ def run_dag_test(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dag-test-") as scratch:
         report_path = Path(scratch) / "report.json"
-        variables, connections = local.home / "variables.json", local.home / "connections.json"
         # A copy of the runner, run from a scratch folder: none of this project's packages is importable
         # by DAG code (a helper named `config` must resolve to the DAG folder's, as in MWAA).
         runner = Path(scratch) / "airflow_dag_test.py"
@@ -196,8 +198,8 @@ def run_dag_test(args: argparse.Namespace) -> int:
                 str(runner),
                 args.dag,
                 args.date or "-",
-                str(variables),
-                str(connections),
+                str(local.variables),
+                str(local.connections),
                 str(report_path),
             ],
             cwd=scratch,
