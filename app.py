@@ -26,7 +26,14 @@ def main() -> int:
 
     app = App(post_cli_context=FAIL_ON_FINDINGS)
     build_app(app, project)
-    app.synth()
+    try:
+        app.synth()
+    except RuntimeError as error:
+        if "ValidationFailed" not in str(error):
+            raise
+        # cdk-nag has printed each finding above; a jsii traceback would only bury them.
+        print(f"error: unacknowledged cdk-nag findings (above); report: {app.outdir}/validation-report.json", file=sys.stderr)
+        return 1
     return 0
 
 

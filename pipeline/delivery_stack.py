@@ -19,7 +19,7 @@ from constructs import Construct
 
 from config import ProjectConfig
 from pipeline.dag_pipeline import DAG_PATHS, DagPipeline
-from pipeline.generated_grants import acknowledge_generated_grants
+from pipeline.generated_grants import ARTIFACT_KEY_ACTIONS, acknowledge_generated_grants
 from pipeline.steps import (
     assume,
     environment_status_step,
@@ -196,18 +196,39 @@ class DeliveryPipelineStack(Stack):
 
     def _acknowledge_generated(self) -> None:
         main_bucket = self.pipeline.pipeline.artifact_bucket
-        acknowledge(
-            main_bucket,
-            "S1",
-            "CDK Pipelines' artifact bucket holds transient, KMS-encrypted build artifacts; every change is "
-            "recorded in git and in the pipeline's execution history.",
-        )
+        replication_buckets = [s.replication_bucket for s in self.pipeline.pipeline.cross_region_support.values()]
+        for bucket in [main_bucket, *replication_buckets]:
+            acknowledge(
+                bucket,
+                "S1",
+                "CDK Pipelines' artifact bucket (or its copy in another region) holds transient, KMS-encrypted "
+                "build artifacts; every change is recorded in git and in the pipeline's execution history.",
+            )
         main_key = main_bucket.encryption_key
         assert main_key is not None  # cross_account_keys=True always creates it
+        if replication_buckets:
+            self._confine_replication_keys(main_key, regions=sorted(self.pipeline.pipeline.cross_region_support))
         acknowledge_generated_grants(
             self,
             artifact_buckets=[main_bucket, self.dag_pipeline.artifact_bucket],
             artifact_keys=[main_key, self.dag_pipeline.artifact_key],
+            replication_bucket_arns=[self.resolve(b.bucket_arn) for b in replication_buckets],
+        )
+
+    def _confine_replication_keys(self, main_key: kms.IKey, *, regions: list[str]) -> None:
+        """A key ARN cannot cross regions, so CDK grants the pipeline role its replication keys' use on
+        `*`. This deny keeps that grant to the artifact key and the tools account's keys in the
+        regions that hold a replication bucket."""
+        self.pipeline.pipeline.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="OnlyArtifactKeys",
+                effect=iam.Effect.DENY,
+                actions=list(ARTIFACT_KEY_ACTIONS),
+                not_resources=[
+                    main_key.key_arn,
+                    *(f"arn:{self.partition}:kms:{region}:{self.account}:key/*" for region in regions),
+                ],
+            )
         )
 
     def _build_log_group(self, name: str) -> logs.LogGroup:

@@ -29,6 +29,8 @@ REPORT_ACTIONS = {
     "codebuild:UpdateReport",
 }
 BOOTSTRAP_ROLE_TAG = "iam:ResourceTag/aws-cdk:bootstrap-role"
+# What CDK grants on an artifact key (KMS encrypt and decrypt for S3's server-side encryption).
+ARTIFACT_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
 
 
 def render(value: Any) -> str:
@@ -57,14 +59,22 @@ def findings(statement: Statement) -> list[str]:
     return actions + resources
 
 
-def grant_reason(statement: Statement, *, buckets: set[str], keys: set[str]) -> str | None:
+def grant_reason(statement: Statement, *, buckets: set[str], keys: set[str], cross_region: bool) -> str | None:
     """Why a generated statement is as narrow as it can be, or None when it is not a known shape."""
     actions = set(as_list(statement.get("Action", [])))
     resources = {render(r) for r in as_list(statement.get("Resource", []))}
     if resources and resources <= buckets | {f"{b}/*" for b in buckets} and all(a.startswith("s3:") for a in actions):
-        return "CDK-generated grant to read and write build artifacts in this pipeline's own artifact bucket only."
+        return (
+            "CDK-generated grant to read and write build artifacts in this pipeline's own artifact buckets only "
+            "(and their copies in the other regions it deploys to)."
+        )
     if resources and resources <= keys and all(a.startswith("kms:") for a in actions):
         return "CDK-generated grant to use this pipeline's own artifact key only (to read and write artifacts)."
+    if cross_region and "*" in resources and resources <= keys | {"*"} and actions <= set(ARTIFACT_KEY_ACTIONS):
+        return (
+            "CDK grants the replication keys of other regions on * because a key ARN cannot cross regions; the "
+            "role's OnlyArtifactKeys deny confines it to the artifact key and this account's keys in those regions."
+        )
     codebuild_logs = re.compile(r"arn:[^:]+:logs:[^:]+:\d{12}:log-group:/aws/codebuild/(<[^>]+>:?)?\*")
     if actions <= LOGS_ACTIONS and all(codebuild_logs.fullmatch(r) or "*" not in r for r in resources):
         return "CodeBuild writes its build logs to log groups named after its own project; CDK scopes them so."
@@ -86,17 +96,21 @@ def acknowledge_generated_grants(
     *,
     artifact_buckets: Iterable[IConstruct],
     artifact_keys: Iterable[IConstruct],
+    replication_bucket_arns: Iterable[str] = (),
     resolve: Callable[[Any], Any] | None = None,
 ) -> None:
+    """`replication_bucket_arns`: the artifact buckets CDK creates in other regions, as literal ARNs."""
     resolve = resolve or stack.resolve
+    replication = set(replication_bucket_arns)
     buckets = {f"<{stack.get_logical_id(b.node.default_child)}.Arn>" for b in artifact_buckets}  # type: ignore[arg-type]
+    buckets |= replication
     keys = {f"<{stack.get_logical_id(k.node.default_child)}.Arn>" for k in artifact_keys}  # type: ignore[arg-type]
     for construct in stack.node.find_all():
         if not isinstance(construct, iam.CfnPolicy):
             continue
         document = resolve(construct.policy_document)
         for statement in document.get("Statement", []):
-            reason = grant_reason(statement, buckets=buckets, keys=keys)
+            reason = grant_reason(statement, buckets=buckets, keys=keys, cross_region=bool(replication))
             if reason:
                 for finding in findings(statement):
                     acknowledge(construct, f"IAM5[{finding}]", reason)

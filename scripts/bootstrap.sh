@@ -2,7 +2,7 @@
 # One-time set-up (and teardown) of the accounts; run by an administrator, once per account, with
 # that account's credentials (AWS_PROFILE=...). Every value comes from config/environments.toml.
 #
-#   scripts/bootstrap.sh tools              cdk bootstrap of the tools account
+#   scripts/bootstrap.sh tools              cdk bootstrap of the tools account, in every region used
 #   scripts/bootstrap.sh environment KEY    boundary + execution policy (created or updated), then
 #                                           cdk bootstrap --trust <tools>; rerun after bootstrap/ changes
 #   scripts/bootstrap.sh pipeline           the first (and only manual) cdk deploy of the pipeline stack
@@ -21,8 +21,13 @@ tools_region=$(value "p.pipeline.region")
 
 case "${1:-}" in
   tools)
-    cdk bootstrap "aws://$tools_account/$tools_region" \
-      --cloudformation-execution-policies "arn:aws:iam::aws:policy/AdministratorAccess"
+    # Every region an environment is in, too: CDK Pipelines keeps a copy of the artifacts there
+    # (a support stack in the tools account).
+    regions=$(value "' '.join(sorted({p.pipeline.region} | {e.region for e in p.environments}))")
+    for region in $regions; do
+      cdk bootstrap "aws://$tools_account/$region" \
+        --cloudformation-execution-policies "arn:aws:iam::aws:policy/AdministratorAccess"
+    done
     ;;
   environment)
     key=${2:?usage: scripts/bootstrap.sh environment KEY}

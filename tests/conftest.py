@@ -83,6 +83,20 @@ def all_options_templates(all_options_assembly: cx_api.CloudAssembly) -> dict[st
     return {name: stack.template for name, stack in stacks_of(all_options_assembly).items()}
 
 
+CROSS_REGION = ROOT / "config" / "examples" / "cross-region.toml"
+
+
+@pytest.fixture(scope="session")
+def cross_region_assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
+    """config/examples/cross-region.toml: environments in regions other than the pipeline's."""
+    return synth_app(load_config(CROSS_REGION), tmp_path_factory.mktemp("cross-region"))
+
+
+@pytest.fixture(scope="session")
+def cross_region_templates(cross_region_assembly: cx_api.CloudAssembly) -> dict[str, dict[str, Any]]:
+    return {name: stack.template for name, stack in stacks_of(cross_region_assembly).items()}
+
+
 def run_app(config: Path) -> subprocess.CompletedProcess[str]:
     """app.py as `cdk synth` starts it, with MWAA_CONFIG pointing at `config` and a bare PATH."""
     return subprocess.run(
