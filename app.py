@@ -32,7 +32,8 @@ def main() -> int:
         if "ValidationFailed" not in str(error):
             raise
         # cdk-nag has printed each finding above; a jsii traceback would only bury them.
-        print(f"error: unacknowledged cdk-nag findings (above); report: {app.outdir}/validation-report.json", file=sys.stderr)
+        report = f"{app.outdir}/validation-report.json"
+        print(f"error: unacknowledged cdk-nag findings (above); report: {report}", file=sys.stderr)
         return 1
     return 0
 

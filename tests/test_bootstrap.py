@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aws_cdk import cx_api
 
+from deploytools.bootstrap_policies import document
 from tests.conftest import ROOT
+from tests.iam_evaluation import Request, StackContext, key_policies, simulate
 
 BOOTSTRAP = ROOT / "bootstrap"
 # What AWSLambdaBasicExecutionRole (used by CDK's custom-resource providers) grants.
@@ -43,58 +47,96 @@ def test_the_boundary_denies_identity_changes() -> None:
     assert {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:CreateUser"} <= set(deny["Action"])
 
 
-def test_the_boundary_allows_everything_the_environment_roles_need(templates: dict[str, dict[str, Any]]) -> None:
-    """A boundary narrower than a role's own policy would break that role silently in AWS."""
-    allowed = [a for s in policy("permissions-boundary.json") if s["Effect"] == "Allow" for a in as_list(s["Action"])]
-    needed: set[str] = set(LAMBDA_BASIC)
-    for name, template in templates.items():
-        if name.endswith("-pipeline"):
+def role_statements(stack: StackContext) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(role ARN, one Allow statement it is given) for every role of the stack, references resolved."""
+    resources = stack.resources()
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::IAM::Role":
             continue
-        for resource in template["Resources"].values():
-            documents = [p["PolicyDocument"] for p in resource["Properties"].get("Policies", [])]
-            if resource["Type"] == "AWS::IAM::Policy":
-                documents.append(resource["Properties"]["PolicyDocument"])
-            if resource["Type"] == "AWS::IAM::Role" or resource["Type"] == "AWS::IAM::Policy":
-                for document in documents:
-                    for statement in document["Statement"]:
-                        if statement["Effect"] == "Allow":
-                            needed.update(as_list(statement["Action"]))
-    missing = sorted(a for a in needed if not any(fnmatch.fnmatchcase(a, pattern) for pattern in allowed))
-    assert missing == []
+        role_arn = stack.arn_of(logical_id)
+        assert role_arn
+        documents = [p["PolicyDocument"] for p in resource["Properties"].get("Policies", [])]
+        documents += [
+            r["Properties"]["PolicyDocument"]
+            for r in resources.values()
+            if r["Type"] == "AWS::IAM::Policy" and {"Ref": logical_id} in r["Properties"].get("Roles", [])
+        ]
+        managed = resource["Properties"].get("ManagedPolicyArns", [])
+        if any("AWSLambdaBasicExecutionRole" in json.dumps(arn) for arn in managed):
+            documents.append({"Statement": [{"Effect": "Allow", "Action": LAMBDA_BASIC, "Resource": "*"}]})
+        for policy_document in documents:
+            for statement in policy_document["Statement"]:
+                if statement["Effect"] == "Allow":
+                    yield role_arn, only_strings(stack.resolved(statement))
 
 
-# The service whose API CloudFormation calls for each resource type the environment stacks use.
-SERVICE_OF = {
-    "AWS::CloudWatch": "cloudwatch",
-    "AWS::EC2": "ec2",
-    "AWS::IAM": "iam",
-    "AWS::KMS": "kms",
-    "AWS::Lambda": "lambda",
-    "AWS::Logs": "logs",
-    "AWS::MWAA": "airflow",
-    "AWS::S3": "s3",
-    "AWS::SNS": "sns",
-    "Custom": "lambda",
-}
+def only_strings(value: Any) -> Any:
+    """What needs deployed state to resolve (a security group's ID, another stack's output) becomes *."""
+    if isinstance(value, list):
+        return [only_strings(v) for v in value]
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)).startswith(("Fn::", "Ref")):
+            return "*"
+        return {k: only_strings(v) for k, v in value.items()}
+    return value
 
 
-def test_cloudformation_may_manage_every_resource_type_the_stacks_use(templates: dict[str, dict[str, Any]]) -> None:
-    granted = {
-        a.split(":")[0]
-        for s in policy("cfn-execution-policy.json")
-        if s["Effect"] == "Allow"
-        for a in as_list(s["Action"])
-    }
-    types = {
-        r["Type"]
-        for name, template in templates.items()
-        if not name.endswith("-pipeline")
-        for r in template["Resources"].values()
-    }
-    prefixes = {t if t.startswith("Custom::") else t.rsplit("::", 1)[0] for t in types}
-    prefixes = {"Custom" if p.startswith("Custom::") else p for p in prefixes}
-    assert prefixes <= set(SERVICE_OF), prefixes - set(SERVICE_OF)
-    assert {SERVICE_OF[p] for p in prefixes} <= granted
+def request_context(statement: dict[str, Any]) -> dict[str, str]:
+    """Values that satisfy the statement's own conditions: the calls the role is meant to make."""
+    context: dict[str, str] = {}
+    for operator, keys in statement.get("Condition", {}).items():
+        for key, values in keys.items():
+            value = as_list(values)[0]
+            context[key] = value.replace("*", "x") if "Like" in operator else value
+    return context
+
+
+def test_the_boundary_allows_everything_the_environment_roles_need(
+    assembly: cx_api.CloudAssembly,
+    all_options_assembly: cx_api.CloudAssembly,
+    cross_region_assembly: cx_api.CloudAssembly,
+) -> None:
+    """Each role's own statements, evaluated under the boundary by the IAM evaluator, are allowed: a
+    boundary narrower than a role's policy would break that role silently in AWS."""
+    policies: dict[str, Any] = {}
+    stacks: list[StackContext] = []
+    requests: list[Request] = []
+    for built in (assembly, all_options_assembly, cross_region_assembly):
+        for artifact in built.stacks_recursively:
+            if "pipeline" in artifact.stack_name:
+                continue
+            stack = StackContext(
+                name=artifact.stack_name,
+                account=artifact.environment.account,
+                region=artifact.environment.region,
+                template=artifact.template,
+            )
+            stacks.append(stack)
+            boundary = f"boundary/{stack.account}"
+            policies[boundary] = document(
+                BOOTSTRAP / "permissions-boundary.json", account=stack.account, boundary_name="boundary"
+            )
+            for role_arn, statement in role_statements(stack):
+                policies[f"{role_arn}/{len(policies)}"] = {"Version": "2012-10-17", "Statement": [statement]}
+                resources = tuple(as_list(statement.get("Resource", "*")))
+                requests += [
+                    Request(
+                        action=action,
+                        resources=resources,
+                        account=stack.account,
+                        principal=role_arn,
+                        identity=(f"{role_arn}/{len(policies) - 1}",),
+                        boundary=(boundary,),
+                        context=request_context(statement),
+                    )
+                    for action in as_list(statement["Action"])
+                ]
+    assert len(requests) > 100
+    answers = simulate(policies, requests, key_policies(stacks, requests))
+    verdicts = zip(requests, answers, strict=True)
+    refused = sorted({f"{r.principal} {r.action} {r.resources}: {a}" for r, a in verdicts if a != "Allowed"})
+    if refused:
+        pytest.fail("\n".join(["not allowed under the boundary:", *refused]))
 
 
 def test_bootstrap_creates_the_policies_then_updates_them_from_git(monkeypatch: pytest.MonkeyPatch) -> None:

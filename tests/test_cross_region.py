@@ -14,7 +14,9 @@ from tests.conftest import ROOT
 Template = dict[str, Any]
 
 
-def test_it_synthesizes_with_no_unacknowledged_finding_and_no_lookup(cross_region_assembly: cx_api.CloudAssembly) -> None:
+def test_it_synthesizes_with_no_unacknowledged_finding_and_no_lookup(
+    cross_region_assembly: cx_api.CloudAssembly,
+) -> None:
     report = json.loads((Path(cross_region_assembly.directory) / "validation-report.json").read_text())
     assert all(r["conclusion"] == "success" for r in report["pluginReports"])
     for manifest in Path(cross_region_assembly.directory).rglob("manifest.json"):
