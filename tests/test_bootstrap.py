@@ -190,3 +190,25 @@ def test_cloudformation_may_change_only_the_web_login_policies(all_options_templ
         assert any(fnmatch.fnmatchcase(f"arn:aws:iam::ACCOUNT:policy/{name}", arn) for arn in allowed), name
     for ours in ("BOUNDARY_NAME", "mwaa-platform-boundary", "mwaa-platform-cfn-exec", "analytics-mwaa-cfn-exec"):
         assert not any(fnmatch.fnmatchcase(f"arn:aws:iam::ACCOUNT:policy/{ours}", arn) for arn in allowed), ours
+
+
+@pytest.mark.parametrize("action", ["iam:DeleteRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy"])
+def test_cloudformation_changes_only_roles_that_carry_the_boundary(action: str) -> None:
+    """Deleting a role or rewriting its trust is as dangerous as creating one: the evaluator must refuse
+    both on any role of the account that does not carry our boundary (an administrator's, CDK's own)."""
+    account = "111111111111"
+    execution = document(BOOTSTRAP / "cfn-execution-policy.json", account=account, boundary_name="b")
+    ours = f"arn:aws:iam::{account}:policy/b"
+
+    def call(boundary: str | None) -> Request:
+        return Request(
+            action=action,
+            resources=(f"arn:aws:iam::{account}:role/SomeRole",),
+            account=account,
+            principal=f"arn:aws:iam::{account}:role/cdk-hnb659fds-cfn-exec-role-{account}-eu-west-1",
+            identity=("execution",),
+            context={"iam:PermissionsBoundary": boundary} if boundary else {},
+        )
+
+    answers = simulate({"execution": execution}, [call(ours), call(None), call(f"arn:aws:iam::{account}:policy/x")])
+    assert answers == ["Allowed", "ImplicitlyDenied", "ImplicitlyDenied"]
