@@ -168,6 +168,15 @@ class PipelineConfig:
     def account_root_arn(self) -> str:
         return f"arn:{partition_of(self.region)}:iam::{self.account}:root"
 
+    def deployed_parameter(self, stage: str) -> str:
+        """The SSM parameter (tools account) the main pipeline writes once an environment is deployed and
+        available; until it exists, the DAG pipeline has nothing to sync there."""
+        return f"/{self.name}/deployed/{stage}"
+
+    def deployed_parameter_arn(self, stage: str) -> str:
+        partition = partition_of(self.region)
+        return f"arn:{partition}:ssm:{self.region}:{self.account}:parameter{self.deployed_parameter(stage)}"
+
 
 class UnknownEnvironmentError(LookupError):
     """An environment key that config does not define; its message lists the keys that exist."""

@@ -5,6 +5,7 @@ Shared by the DAG sync and the pipeline's other CodeBuild steps (deploytools/).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 
@@ -21,3 +22,11 @@ def session_for(*, role_arn: str | None, region: str | None, session_name: str, 
         aws_session_token=credentials["SessionToken"],
         region_name=session.region_name,
     )
+
+
+def mwaa_client(session: Any) -> Any:
+    """MWAA sends some calls to a prefixed host (api., env.); an endpoint set by hand
+    (AWS_ENDPOINT_URL_MWAA, a local test server) takes them as they are."""
+    from botocore.config import Config
+
+    return session.client("mwaa", config=Config(inject_host_prefix=not os.environ.get("AWS_ENDPOINT_URL_MWAA")))

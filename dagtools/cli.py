@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -16,7 +17,15 @@ from types import FrameType
 from typing import Any
 
 from dagtools.local import SourceError, check_key_lengths, scan_source
-from dagtools.options import MAX_CONCURRENCY, ROLE_ARN, bucket_name, option, region_code, whole_number
+from dagtools.options import (
+    MAX_CONCURRENCY,
+    ROLE_ARN,
+    bucket_name,
+    option,
+    positive_seconds,
+    region_code,
+    whole_number,
+)
 from dagtools.sync import (
     ConcurrentSyncError,
     DagSync,
@@ -78,7 +87,44 @@ def build_parser() -> argparse.ArgumentParser:
         default=16,
         help="parallel uploads (default: 16)",
     )
+    sync.add_argument(
+        "--commit",
+        type=option(lambda t: t if re.fullmatch("[0-9a-f]{7,40}", t, re.ASCII) else None, "must be a git commit id"),
+        help="the git commit the DAGs come from, recorded in the manifest (default: CodeBuild's, or git's HEAD)",
+    )
+    sync.add_argument(
+        "--deployed-parameter",
+        help="an SSM parameter the main pipeline writes once the environment is deployed; while it is "
+        "missing the sync ends green with nothing to do (the main pipeline seeds dags/ when it deploys)",
+    )
+    sync.add_argument(
+        "--live-environment",
+        help="after the sync, wait until this MWAA environment has parsed the changed DAG files",
+    )
+    sync.add_argument(
+        "--live-timeout",
+        type=option(whole_number(1, 3600), "must be a whole number of seconds from 1 to 3600"),
+        default=300,
+        help="seconds to wait for the environment to parse them (default: 300)",
+    )
+    sync.add_argument(
+        "--live-interval",
+        type=option(positive_seconds, "must be a number of seconds above 0 and below 3600"),
+        default=10.0,
+        help="seconds between two questions to the environment (default: 10)",
+    )
     sync.set_defaults(handler=run_sync)
+
+    status = commands.add_parser("status", help="which commit's DAGs are live in an environment, drift, import errors")
+    status.add_argument("--environment", required=True, help="an environment key from config/environments.toml")
+    status.add_argument(
+        "--role-arn",
+        type=option(lambda t: t if ROLE_ARN.fullmatch(t) else None, "must be an IAM role ARN"),
+        help="assume this role first (for example the environment's DAG sync role)",
+    )
+    status.add_argument("--profile", help="AWS profile (default: the standard AWS settings)")
+    status.add_argument("--json", action="store_true", help="print JSON on stdout")
+    status.set_defaults(handler=run_status)
 
     from dagtools.check import add_check_command
     from dagtools.local_airflow import add_local_commands
@@ -86,6 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_check_command(commands)
     add_local_commands(commands)
     return parser
+
+
+def default_commit() -> str | None:
+    """CodeBuild's source commit, else the checkout's HEAD, else none."""
+    if os.environ.get("CODEBUILD_RESOLVED_SOURCE_VERSION"):
+        return os.environ["CODEBUILD_RESOLVED_SOURCE_VERSION"]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False)
+    except OSError:
+        return None
+    return head.stdout.strip() if head.returncode == 0 else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,18 +195,40 @@ def _target_from_config(args: argparse.Namespace) -> None:
     args.region = args.region or env.region
 
 
-def s3_client(args: argparse.Namespace) -> Any:
-    """A client honouring the standard AWS settings (profile, region, AWS_ENDPOINT_URL_S3, retry mode)."""
-    from botocore.config import Config
-
+def aws_session(args: argparse.Namespace) -> Any:
+    """The standard AWS settings (profile, region), through --role-arn when given."""
     from dagtools.aws import session_for
 
+    return session_for(role_arn=args.role_arn, region=args.region, profile=args.profile, session_name="dagtools")
+
+
+def s3_client(session: Any, concurrency: int) -> Any:
+    """A client honouring the standard AWS settings (AWS_ENDPOINT_URL_S3, retry mode) with a pool per upload."""
+    from botocore.config import Config
+
     mode, attempts = retry_settings()
-    session = session_for(
-        role_arn=args.role_arn, region=args.region, profile=args.profile, session_name="dagtools-sync"
-    )
-    config = Config(retries={"mode": mode, "max_attempts": attempts}, max_pool_connections=args.concurrency + 4)
+    config = Config(retries={"mode": mode, "max_attempts": attempts}, max_pool_connections=concurrency + 4)
     return session.client("s3", config=config)
+
+
+def airflow_api(session: Any, environment_name: str) -> Any:
+    """Airflow's REST API of one environment, through MWAA's InvokeRestApi."""
+    from dagtools.aws import mwaa_client
+    from dagtools.live import AirflowApi
+
+    return AirflowApi(mwaa_client(session), environment_name)
+
+
+def is_deployed(args: argparse.Namespace) -> bool:
+    """Whether the main pipeline has recorded the environment as deployed (its SSM parameter exists)."""
+    from dagtools.aws import session_for
+
+    ssm = session_for(role_arn=None, region=None, profile=args.profile, session_name="dagtools").client("ssm")
+    try:
+        ssm.get_parameter(Name=args.deployed_parameter)
+    except ssm.exceptions.ParameterNotFound:
+        return False
+    return True
 
 
 def _names(sign: str, names: list[str]) -> list[str]:
@@ -205,12 +284,22 @@ def _sync(args: argparse.Namespace, signals: list[int]) -> int:
         retry_settings()
         files, rules = scan_source(args.source)
         check_key_lengths(files, args.prefix)
+        if args.deployed_parameter and not is_deployed(args):
+            print(
+                f"s3://{args.bucket}: the environment is not deployed yet ({args.deployed_parameter} is not set), "
+                "nothing to sync; the main pipeline seeds dags/ when it deploys it.",
+                file=out,
+            )
+            summary.update(skipped=True, deployed=False)
+            return _finish(args, summary, 0)
+        session = aws_session(args)
         syncer = DagSync(
-            s3_client(args),
+            s3_client(session, args.concurrency),
             bucket=args.bucket,
             prefix=args.prefix,
             expected_bucket_owner=args.expected_bucket_owner,
             concurrency=args.concurrency,
+            commit=args.commit or default_commit(),
         )
         target = f"s3://{args.bucket}/{syncer.prefix}"
         summary.update(bucket=args.bucket, prefix=syncer.prefix)
@@ -239,6 +328,8 @@ def _sync(args: argparse.Namespace, signals: list[int]) -> int:
             f"Done in {seconds:.1f} s: uploaded {len(plan.uploads)}, deleted {len(plan.deleted)}.",
             file=out,
         )
+        if args.live_environment:
+            return _wait_until_live(args, session, {p: files[p].path.read_bytes() for p in plan.uploads}, summary)
         return _finish(args, summary, 0)
     except (SourceError, SafetyError) as error:
         return _fail(args, summary, f"error: {error}", 2)
@@ -268,6 +359,109 @@ def _sync(args: argparse.Namespace, signals: list[int]) -> int:
         summary["permanent"] = is_permanent(error)
         advice = "fix this, then run it again" if summary["permanent"] else "a temporary failure: run it again"
         return _fail(args, summary, f"error: {error_code(error) or type(error).__name__}: {error} ({advice})", 1)
+
+
+def _wait_until_live(args: argparse.Namespace, session: Any, changed: dict[str, bytes], summary: dict[str, Any]) -> int:
+    """Wait for the environment's DAG processor to parse the changed DAG files; fail on their import errors."""
+    from dagtools.live import LiveError, dag_files, wait_until_live
+
+    out = sys.stderr if args.json else sys.stdout
+    name = args.live_environment
+    if not dag_files(changed):
+        print(f"{name}: no DAG file changed, nothing to wait for.", file=out)
+        return _finish(args, summary, 0)
+    print(
+        f"{name}: waiting (at most {args.live_timeout} s) for Airflow to parse {len(dag_files(changed))} file(s) ...",
+        file=out,
+    )
+    try:
+        result = wait_until_live(
+            airflow_api(session, name),
+            changed,
+            synced_at=time.time(),
+            timeout=args.live_timeout,
+            interval=args.live_interval,
+        )
+    except LiveError as error:
+        return _fail(args, summary, f"error: {error}", 1)
+    summary.update(
+        live=result.live, import_errors=result.failed, not_parsed=result.pending, live_seconds=round(result.seconds)
+    )
+    for path, trace in result.failed.items():
+        print(f"IMPORT ERROR {path} in {name}:\n{trace}", file=sys.stderr)
+    if result.failed:
+        return _fail(
+            args, summary, f"error: {name} could not import {len(result.failed)} file(s): {', '.join(result.failed)}", 1
+        )
+    if result.pending:
+        return _fail(
+            args,
+            summary,
+            f"error: {name} did not parse {', '.join(result.pending)} within {args.live_timeout} s "
+            "(is the environment available? see `python -m dagtools status`)",
+            1,
+        )
+    print(
+        f"{name}: live in {result.seconds:.0f} s ({len(result.live)} file(s) parsed with their new content).", file=out
+    )
+    return _finish(args, summary, 0)
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """The commit the bucket's manifest records, drift between bucket and manifest, the import errors."""
+    from config import ConfigError, UnknownEnvironmentError, load_config
+    from dagtools.live import LiveError
+    from dagtools.local import IgnoreRules
+
+    try:
+        env = load_config(os.environ.get("MWAA_CONFIG")).environment(args.environment)
+    except (ConfigError, UnknownEnvironmentError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    args.region = env.region
+    report: dict[str, Any] = {"environment": args.environment, "bucket": env.bucket_name}
+    try:
+        session = aws_session(args)
+        syncer = DagSync(
+            s3_client(session, 4), bucket=env.bucket_name, prefix="dags/", expected_bucket_owner=env.account
+        )
+        remote = syncer.read_remote(IgnoreRules.for_source(Path("dags")))
+        report["commit"] = remote.commit
+        report["missing"] = sorted(set(remote.manifest) - set(remote.etags))
+        report["unrecorded"] = sorted(set(remote.etags) - set(remote.manifest))
+        report["edited"] = sorted(
+            p for p, e in remote.manifest.items() if p in remote.etags and remote.etags[p] != e.etag
+        )
+        report["import_errors"] = {
+            error.get("filename"): error.get("stack_trace")
+            for error in airflow_api(session, env.environment_name).import_errors()
+        }
+    except LiveError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # botocore errors of every kind end here, with their message
+        print(f"error: {error_code(error) or type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(f"{args.environment} ({env.environment_name}), s3://{env.bucket_name}/dags/")
+    print(f"  DAGs from commit: {remote.commit or 'unknown (no manifest, or synced without a commit)'}")
+    drift = [
+        ("in the manifest, missing from the bucket", report["missing"]),
+        ("in the bucket, not in the manifest", report["unrecorded"]),
+        ("edited outside the sync", report["edited"]),
+    ]
+    if not any(paths for _, paths in drift):
+        print(f"  no drift: the bucket holds exactly the {len(remote.manifest)} file(s) the manifest records")
+    for label, paths in drift:
+        for path in paths:
+            print(f"  drift ({label}): {path}")
+    if not report["import_errors"]:
+        print("  import errors: none")
+    for filename, trace in report["import_errors"].items():
+        print(f"  IMPORT ERROR {filename}:\n{trace}")
+    return 0
 
 
 def _fail(args: argparse.Namespace, summary: dict[str, Any], message: str, code: int) -> int:

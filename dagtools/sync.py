@@ -70,6 +70,7 @@ class RemoteState:
     manifest_etag: str | None  # the manifest object's ETag, for a conditional write; None if absent
     ignored: list[str]
     list_pages: int
+    commit: str | None = None  # the git commit the manifest's last sync came from
 
     @property
     def manifest_present(self) -> bool:
@@ -93,24 +94,25 @@ class Plan:
         return bool(self.added or self.changed or self.deleted)
 
 
-def parse_manifest(body: bytes) -> dict[str, ManifestEntry]:
-    """The manifest's entries; anything unreadable (not JSON, wrong shape) counts as no manifest, which
-    only costs re-uploads: every file then counts as changed."""
+def parse_manifest(body: bytes) -> tuple[dict[str, ManifestEntry], str | None]:
+    """The manifest's entries and the commit it records; anything unreadable (not JSON, wrong shape)
+    counts as no manifest, which only costs re-uploads: every file then counts as changed."""
     try:
         data = json.loads(body)
     except ValueError:
-        return {}
+        return {}, None
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, dict):
-        return {}
+        return {}, None
     entries = {}
     for path, entry in files.items():
         if not (
             isinstance(entry, dict) and isinstance(entry.get("sha256"), str) and isinstance(entry.get("etag"), str)
         ):
-            return {}
+            return {}, None
         entries[path] = ManifestEntry(entry["sha256"], entry["etag"])
-    return entries
+    commit = data.get("commit")
+    return entries, commit if isinstance(commit, str) else None
 
 
 def normalize_prefix(prefix: str) -> str:
@@ -132,8 +134,11 @@ class DagSync:
         prefix: str,
         expected_bucket_owner: str | None = None,
         concurrency: int = 16,
+        commit: str | None = None,
     ) -> None:
+        """`commit`: the git commit the local files come from, recorded in the manifest."""
         self.client = client
+        self.commit = commit
         self.bucket = bucket
         self.prefix = normalize_prefix(prefix)
         self.manifest_key = self.prefix + MANIFEST_NAME
@@ -157,15 +162,16 @@ class DagSync:
                     ignored.append(relative or key)
                 else:
                     etags[relative] = item["ETag"]
-        manifest, manifest_etag = self._read_manifest() if manifest_listed else ({}, None)
-        return RemoteState(etags, manifest, manifest_etag, ignored, pages)
+        manifest, manifest_etag, commit = self._read_manifest() if manifest_listed else ({}, None, None)
+        return RemoteState(etags, manifest, manifest_etag, ignored, pages, commit)
 
-    def _read_manifest(self) -> tuple[dict[str, ManifestEntry], str | None]:
+    def _read_manifest(self) -> tuple[dict[str, ManifestEntry], str | None, str | None]:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self.manifest_key, **self.owner)
         except self.client.exceptions.NoSuchKey:
-            return {}, None  # deleted between the listing and this read
-        return parse_manifest(response["Body"].read()), response["ETag"]
+            return {}, None, None  # deleted between the listing and this read
+        entries, commit = parse_manifest(response["Body"].read())
+        return entries, response["ETag"], commit
 
     def plan(self, local: dict[str, LocalFile], remote: RemoteState, *, allow_mass_delete: bool = False) -> Plan:
         plan = Plan(kept_ignored=sorted(remote.ignored))
@@ -205,10 +211,12 @@ class DagSync:
             self._upload(plan.uploads, local, progress, record=manifest)
             self._delete(plan.deleted)
         except (SyncError, SyncInterrupted):
-            self._write_manifest(manifest, remote.manifest_etag, best_effort=True)
+            # Half done: the files are recorded, the commit stays the last one that fully landed.
+            self._write_manifest(manifest, remote.manifest_etag, commit=remote.commit, best_effort=True)
             raise
-        if plan.has_changes or set(manifest) != set(remote.manifest) or not remote.manifest_present:
-            self._write_manifest(manifest, remote.manifest_etag)
+        new_commit = self.commit is not None and self.commit != remote.commit
+        if plan.has_changes or set(manifest) != set(remote.manifest) or not remote.manifest_present or new_commit:
+            self._write_manifest(manifest, remote.manifest_etag, commit=self.commit or remote.commit)
 
     def _upload(
         self,
@@ -278,12 +286,18 @@ class DagSync:
                 )
 
     def _write_manifest(
-        self, manifest: dict[str, ManifestEntry], read_etag: str | None, *, best_effort: bool = False
+        self,
+        manifest: dict[str, ManifestEntry],
+        read_etag: str | None,
+        *,
+        commit: str | None,
+        best_effort: bool = False,
     ) -> None:
         """Write the manifest only if nobody else wrote it since we read it (S3 conditional write)."""
         body = json.dumps(
             {
                 "version": MANIFEST_VERSION,
+                **({"commit": commit} if commit else {}),
                 "files": {p: {"sha256": e.sha256, "etag": e.etag} for p, e in sorted(manifest.items())},
             },
             indent=1,

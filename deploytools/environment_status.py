@@ -1,12 +1,16 @@
 """Wait until an MWAA environment is AVAILABLE after a deploy; fail on a failed or unavailable state.
 
 Runs after the MWAA stack deploys, through a role that may only call airflow:GetEnvironment on it.
+Once available, it records the environment as deployed (an SSM parameter in the tools account, the
+commit as its value): the DAG pipeline syncs only to environments recorded so.
 Usage: python -m deploytools.environment_status --name mwaa-dev --role-arn ... --region eu-west-1
+       [--record-parameter /mwaa-platform/deployed/dev]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -44,11 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region")
     parser.add_argument("--timeout-minutes", type=float, default=90)
     parser.add_argument("--interval-seconds", type=float, default=30)
+    parser.add_argument("--record-parameter", help="SSM parameter (this account) to write once available")
     args = parser.parse_args(argv)
 
-    from dagtools.aws import session_for
+    from dagtools.aws import mwaa_client, session_for
 
-    mwaa = session_for(role_arn=args.role_arn, region=args.region, session_name="environment-status").client("mwaa")
+    mwaa = mwaa_client(session_for(role_arn=args.role_arn, region=args.region, session_name="environment-status"))
 
     def get_status() -> tuple[str, str]:
         environment = mwaa.get_environment(Name=args.name)["Environment"]
@@ -57,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
 
     ok, message = wait_until_available(get_status, timeout=args.timeout_minutes * 60, interval=args.interval_seconds)
     print(f"{args.name}: {message}", file=sys.stdout if ok else sys.stderr)
+    if ok and args.record_parameter:
+        commit = os.environ.get("CODEBUILD_RESOLVED_SOURCE_VERSION", "deployed")
+        ssm = session_for(role_arn=None, region=None, session_name="environment-status").client("ssm")
+        ssm.put_parameter(Name=args.record_parameter, Value=commit, Type="String", Overwrite=True)
+        print(f"{args.name}: recorded as deployed ({args.record_parameter} = {commit})")
     return 0 if ok else 1
 
 

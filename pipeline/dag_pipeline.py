@@ -3,6 +3,11 @@
 No CloudFormation and no self-mutation here: a DAG change reaches the bucket in minutes and never
 touches the environment. CodeBuild runs the repository's buildspec.yml, so CI and the pipeline run
 the same steps. Execution mode SUPERSEDED: a newer commit replaces one still waiting at an approval.
+
+One build before the first environment validates and syncs (the check gates the sync inside it, and
+a second CodeBuild start-up is saved); each later environment syncs after its approval on Lambda
+compute, which starts in seconds and fits a boto3-only sync (no Airflow, no cache, well under its
+15-minute limit). Each sync then waits until the environment has parsed the changed files.
 """
 
 from __future__ import annotations
@@ -64,7 +69,6 @@ class DagPipeline(Construct):
             output=source_output,
         )
         self.build_logs = build_logs
-        validate = self._project("Validate", key, step="validate")
         sync_role = iam.Role(
             self,
             "SyncRole",
@@ -77,16 +81,33 @@ class DagPipeline(Construct):
                 actions=["sts:AssumeRole"], resources=[env.dag_sync_role_arn for env in project.environments]
             )
         )
-        sync = self._project("Sync", key, step="sync", role=sync_role)
-
-        stages = [
-            codepipeline.StageProps(stage_name="Source", actions=[source]),
-            codepipeline.StageProps(
-                stage_name="Validate",
-                actions=[actions.CodeBuildAction(action_name="CheckDags", project=validate, input=source_output)],
+        sync_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadDeployed",
+                actions=["ssm:GetParameter"],
+                resources=[config.deployed_parameter_arn(env.stage) for env in project.environments],
+            )
+        )
+        check_and_sync = self._project(
+            "CheckAndSync",
+            key,
+            role=sync_role,
+            environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0),
+            timeout=Duration.minutes(30),
+        )
+        sync = self._project(
+            "Sync",
+            key,
+            role=sync_role,
+            step="sync",
+            environment=codebuild.BuildEnvironment(
+                build_image=codebuild.LinuxLambdaBuildImage.AMAZON_LINUX_2023_PYTHON_3_12,
+                compute_type=codebuild.ComputeType.LAMBDA_1GB,
             ),
-        ]
-        for env in project.environments:
+        )
+
+        stages = [codepipeline.StageProps(stage_name="Source", actions=[source])]
+        for index, env in enumerate(project.environments):
             steps: list[codepipeline.IAction] = []
             if env.approval:
                 steps.append(
@@ -96,8 +117,8 @@ class DagPipeline(Construct):
                 )
             steps.append(
                 actions.CodeBuildAction(
-                    action_name="SyncDags",
-                    project=sync,
+                    action_name="CheckAndSyncDags" if index == 0 else "SyncDags",
+                    project=check_and_sync if index == 0 else sync,
                     input=source_output,
                     run_order=2,
                     environment_variables={
@@ -108,11 +129,13 @@ class DagPipeline(Construct):
                             "DAG_BUCKET_OWNER": env.account,
                             "DAG_SYNC_ROLE_ARN": env.dag_sync_role_arn,
                             "DAG_REGION": env.region,
+                            "DAG_ENVIRONMENT_NAME": env.environment_name,
+                            "DAG_DEPLOYED_PARAMETER": config.deployed_parameter(env.stage),
                         }.items()
                     },
                 )
             )
-            stages.append(codepipeline.StageProps(stage_name=f"Sync-{env.stage}", actions=steps))
+            stages.append(codepipeline.StageProps(stage_name=f"Dags-{env.stage}", actions=steps))
 
         self.pipeline = codepipeline.Pipeline(
             self,
@@ -137,16 +160,23 @@ class DagPipeline(Construct):
         )
 
     def _project(
-        self, construct_id: str, key: kms.IKey, *, step: str, role: iam.IRole | None = None
+        self,
+        construct_id: str,
+        key: kms.IKey,
+        *,
+        role: iam.IRole,
+        environment: codebuild.BuildEnvironment,
+        step: str | None = None,
+        timeout: Duration | None = None,
     ) -> codebuild.PipelineProject:
-        """A project that runs buildspec.yml from the source; DAG_STEP picks validate or sync."""
+        """A project that runs buildspec.yml from the source; DAG_STEP=sync skips the check."""
         return codebuild.PipelineProject(
             self,
             construct_id,
             role=role,
             encryption_key=key,
-            environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0),
-            environment_variables={"DAG_STEP": codebuild.BuildEnvironmentVariable(value=step)},
-            timeout=Duration.minutes(30),
+            environment=environment,
+            environment_variables={"DAG_STEP": codebuild.BuildEnvironmentVariable(value=step)} if step else None,
+            timeout=timeout,
             logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.build_logs)),
         )

@@ -118,6 +118,13 @@ class DeliveryPipelineStack(Stack):
         status_role = self._step_role(
             "StatusRole", config.status_check_role_name, [e.status_reader_role_arn for e in project.environments]
         )
+        status_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="RecordDeployed",
+                actions=["ssm:PutParameter"],
+                resources=[config.deployed_parameter_arn(e.stage) for e in project.environments],
+            )
+        )
         for index, stage in enumerate(stages):
             self._deploy(
                 stage,
@@ -189,7 +196,11 @@ class DeliveryPipelineStack(Stack):
                 stack=stage.mwaa,
                 pre=[seed_dags_step(env_config=env, source=source, role=seed_role)],
                 change_set=guard(stage.mwaa.stack_name),
-                post=[environment_status_step(env_config=env, source=source, role=status_role)],
+                post=[
+                    environment_status_step(
+                        env_config=env, pipeline_config=self.config, source=source, role=status_role
+                    )
+                ],
             ),
         ]
         self.pipeline.add_stage(stage, pre=pre, stack_steps=stack_steps)

@@ -70,14 +70,20 @@ def replacement_guard_step(
 
 
 def environment_status_step(
-    *, env_config: EnvironmentConfig, source: pipelines.IFileSetProducer, role: iam.IRole
+    *,
+    env_config: EnvironmentConfig,
+    pipeline_config: PipelineConfig,
+    source: pipelines.IFileSetProducer,
+    role: iam.IRole,
 ) -> pipelines.CodeBuildStep:
+    """Wait for AVAILABLE, then record the environment as deployed (the DAG pipeline syncs only then)."""
     return tool_step(
         f"CheckAvailable-{env_config.stage}",
         source=source,
         role=role,
         command=f"python -m deploytools.environment_status --name {env_config.environment_name}"
-        f" --role-arn {env_config.status_reader_role_arn} --region {env_config.region}",
+        f" --role-arn {env_config.status_reader_role_arn} --region {env_config.region}"
+        f" --record-parameter {pipeline_config.deployed_parameter(env_config.stage)}",
     )
 
 

@@ -11,7 +11,8 @@ from stages.tools_trust import tools_roles
 
 
 class DagSyncRole(Construct):
-    """List the `dags/` prefix, read, write and delete objects under it; trusted by two tools-account roles.
+    """List the `dags/` prefix, read, write and delete objects under it, and read Airflow's view of the
+    DAGs as its Viewer (to confirm a sync went live); trusted by two tools-account roles.
 
     requirements.txt, plugins.zip and startup.sh live beside `dags/` and go through CloudFormation
     (an environment update), so this role cannot touch them.
@@ -42,6 +43,17 @@ class DagSyncRole(Construct):
                 resources=[dags_arn],
             ),
         ]
+        statements.append(
+            iam.PolicyStatement(
+                sid="ReadAirflowAsViewer",
+                actions=["airflow:InvokeRestApi"],
+                # Airflow's least role that can read DAGs, their sources and import errors, in this environment.
+                resources=[
+                    f"arn:{env_config.partition}:airflow:{env_config.region}:{env_config.account}:role/"
+                    f"{env_config.environment_name}/Viewer"
+                ],
+            )
+        )
         if key_arn:
             statements.append(
                 iam.PolicyStatement(

@@ -257,3 +257,34 @@ def test_replacing_or_removing_the_environment_key_is_refused(action: str) -> No
     assert not passes
     outcome = "would be replaced (changed: KeySpec)" if action == "Modify" else "would be removed"
     assert f"AWS::KMS::Key EncryptionKey {outcome}: the key that encrypts the environment's data" in message
+
+
+def test_an_available_environment_is_recorded_as_deployed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Over HTTP: GetEnvironment from the local MWAA server, then the SSM record (moto) the DAG pipeline
+    waits for, holding the commit; nothing is recorded while the environment is not available."""
+    import boto3
+
+    from deploytools.environment_status import main
+    from tests.mwaa_server import FakeAirflow, MwaaServer
+    from tests.s3server import S3Server, client_environment
+
+    arguments = ["--name", "mwaa-dev", "--region", "eu-west-1", "--timeout-minutes", "0"]
+    arguments += ["--record-parameter", "/mwaa-platform/deployed/dev"]
+    airflow = FakeAirflow(s3=None, bucket="unused", environment_name="mwaa-dev")
+    with S3Server() as server, MwaaServer(airflow) as mwaa:
+        for name, value in {**client_environment(server.url), "AWS_ENDPOINT_URL_SSM": server.url}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_MWAA", mwaa.url)
+        monkeypatch.setenv("CODEBUILD_RESOLVED_SOURCE_VERSION", "0123456789abcdef0123456789abcdef01234567")
+        ssm = boto3.client("ssm")
+        airflow.status = "CREATE_FAILED"
+        assert main(arguments) == 1
+        with pytest.raises(ssm.exceptions.ParameterNotFound):
+            ssm.get_parameter(Name="/mwaa-platform/deployed/dev")
+        airflow.status = "AVAILABLE"
+        assert main(arguments) == 0
+        recorded = ssm.get_parameter(Name="/mwaa-platform/deployed/dev")["Parameter"]["Value"]
+    assert recorded == "0123456789abcdef0123456789abcdef01234567"
+    assert "recorded as deployed" in capsys.readouterr().out

@@ -231,6 +231,18 @@ def test_step_roles_reach_only_their_targets(pipeline_template: Template) -> Non
             "arn:aws:iam::222222222222:role/mwaa-prod-status-reader",
         ]
     ]
+    # It records each environment as deployed, and the DAG sync reads only that (nothing else in SSM).
+    parameters = [
+        "arn:aws:ssm:eu-west-1:999999999999:parameter/mwaa-platform/deployed/dev",
+        "arn:aws:ssm:eu-west-1:999999999999:parameter/mwaa-platform/deployed/prod",
+    ]
+    assert [s for s in status if s.get("Sid") == "RecordDeployed"] == [
+        {"Action": "ssm:PutParameter", "Effect": "Allow", "Resource": parameters, "Sid": "RecordDeployed"}
+    ]
+    sync = step_policy(pipeline_template, "mwaa-platform-dag-sync")
+    assert [s for s in sync if s.get("Sid") == "ReadDeployed"] == [
+        {"Action": "ssm:GetParameter", "Effect": "Allow", "Resource": parameters, "Sid": "ReadDeployed"}
+    ]
 
 
 def test_status_reader_may_only_get_its_environment(templates: dict[str, Template]) -> None:
@@ -266,13 +278,31 @@ def test_dag_pipeline_has_no_cloudformation_and_no_self_mutation(pipeline_templa
     dags = pipeline_named(pipeline_template, "mwaa-platform-dags")
     assert dags["PipelineType"] == "V2"
     assert dags["ExecutionMode"] == "SUPERSEDED"
+    # One build before the first environment (check, then sync); later ones sync after their approval.
     assert [(s, a, p) for s, a, p, _ in actions_in_order(dags)] == [
         ("Source", "Source", "CodeStarSourceConnection"),
-        ("Validate", "CheckDags", "CodeBuild"),
-        ("Sync-dev", "SyncDags", "CodeBuild"),
-        ("Sync-prod", "Approve", "Manual"),
-        ("Sync-prod", "SyncDags", "CodeBuild"),
+        ("Dags-dev", "CheckAndSyncDags", "CodeBuild"),
+        ("Dags-prod", "Approve", "Manual"),
+        ("Dags-prod", "SyncDags", "CodeBuild"),
     ]
+
+
+def test_later_syncs_run_on_lambda_compute_and_the_first_on_the_standard_image(pipeline_template: Template) -> None:
+    """The check installs Airflow and needs the standard image; a boto3-only sync starts in seconds on Lambda."""
+    dags = pipeline_named(pipeline_template, "mwaa-platform-dags")
+    projects = resources(pipeline_template, "AWS::CodeBuild::Project")
+    by_action = {
+        a["Name"]: projects[a["Configuration"]["ProjectName"]["Ref"]]["Properties"]
+        for s in dags["Stages"]
+        for a in s["Actions"]
+        if "ProjectName" in a.get("Configuration", {})
+    }
+    first, later = by_action["CheckAndSyncDags"], by_action["SyncDags"]
+    assert first["Environment"]["Image"] == "aws/codebuild/standard:7.0"
+    assert "EnvironmentVariables" not in first["Environment"]  # DAG_STEP unset: check, then sync
+    assert later["Environment"]["Type"] == "LINUX_LAMBDA_CONTAINER"
+    assert later["Environment"]["Image"] == "aws/codebuild/amazonlinux-x86_64-lambda-standard:python3.12"
+    assert later["Environment"]["EnvironmentVariables"] == [{"Name": "DAG_STEP", "Type": "PLAINTEXT", "Value": "sync"}]
 
 
 def test_dag_pipeline_starts_when_dags_change(pipeline_template: Template) -> None:
@@ -297,7 +327,7 @@ def test_dag_codebuild_runs_the_repository_buildspec(
     assert len(used) == 2
     for project_id in used:
         assert "BuildSpec" not in projects[project_id]["Properties"]["Source"]  # buildspec.yml from the source
-    sync_actions = [a for s in dags["Stages"] for a in s["Actions"] if a["Name"] == "SyncDags"]
+    sync_actions = [a for s in dags["Stages"] for a in s["Actions"] if a["Name"].endswith("SyncDags")]
     for env, action in zip(example_config.environments, sync_actions, strict=True):
         variables = {v["name"]: v["value"] for v in json.loads(action["Configuration"]["EnvironmentVariables"])}
         assert variables == {
@@ -306,6 +336,8 @@ def test_dag_codebuild_runs_the_repository_buildspec(
             "DAG_BUCKET_OWNER": env.account,
             "DAG_SYNC_ROLE_ARN": f"arn:aws:iam::{env.account}:role/{env.environment_name}-dag-sync",
             "DAG_REGION": env.region,
+            "DAG_ENVIRONMENT_NAME": env.environment_name,
+            "DAG_DEPLOYED_PARAMETER": f"/mwaa-platform/deployed/{env.stage}",
         }
 
 
@@ -330,6 +362,12 @@ def test_dag_sync_role_writes_only_under_dags(
             "Effect": "Allow",
             "Resource": f"{bucket}/dags/*",
             "Sid": "WriteDags",
+        },
+        {
+            "Action": "airflow:InvokeRestApi",
+            "Effect": "Allow",
+            "Resource": f"arn:aws:airflow:eu-west-1:{env.account}:role/{env.environment_name}/Viewer",
+            "Sid": "ReadAirflowAsViewer",
         },
     ] + (
         [

@@ -1,0 +1,124 @@
+"""What the live environment says about the DAGs: MWAA's InvokeRestApi, Airflow's REST API behind it.
+
+After a sync, `wait_until_live` asks the environment until its DAG processor has parsed every
+changed DAG file: a file is live when the source Airflow serves for its DAGs is the content just
+uploaded, and failed when Airflow reports an import error for it that is newer than the sync.
+The environment role used may only call InvokeRestApi as Airflow's Viewer (it reads, nothing else).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+PAGE = 100  # Airflow's default page size for list endpoints
+# A file that builds a DAG by its text; a helper module without one never appears in Airflow's DAG list.
+DAG_TEXT = re.compile(rb"@dag\b|\bDAG\(")
+
+
+class LiveError(Exception):
+    """The environment could not be asked (not found, not allowed, its web server down)."""
+
+
+class AirflowApi:
+    """GET requests to one environment's Airflow REST API through MWAA's InvokeRestApi."""
+
+    def __init__(self, client: Any, environment_name: str) -> None:
+        self.client = client
+        self.environment_name = environment_name
+
+    def get(self, path: str, **query: Any) -> dict[str, Any]:
+        try:
+            response = self.client.invoke_rest_api(
+                Name=self.environment_name, Path=path, Method="GET", QueryParameters=query
+            )
+        except Exception as error:
+            raise LiveError(f"InvokeRestApi GET {path} on {self.environment_name}: {error}") from None
+        body = response.get("RestApiResponse")
+        if not isinstance(body, dict):
+            raise LiveError(f"InvokeRestApi GET {path} on {self.environment_name}: no JSON object in the answer")
+        return body
+
+    def _pages(self, path: str, key: str) -> Iterator[dict[str, Any]]:
+        offset = 0
+        while True:
+            body = self.get(path, limit=PAGE, offset=offset)
+            items = body.get(key, [])
+            yield from items
+            offset += len(items)
+            if not items or offset >= int(body.get("total_entries", 0)):
+                return
+
+    def import_errors(self) -> list[dict[str, Any]]:
+        return list(self._pages("/importErrors", "import_errors"))
+
+    def dags(self) -> list[dict[str, Any]]:
+        return list(self._pages("/dags", "dags"))
+
+    def dag_source(self, dag_id: str) -> str:
+        return str(self.get(f"/dagSources/{dag_id}").get("content", ""))
+
+
+def relative_path(location: str) -> str:
+    """A DAG file as Airflow names it (absolute, or relative to the DAG folder) -> its path under dags/."""
+    return location.split("/dags/", 1)[1] if "/dags/" in location else location.lstrip("/")
+
+
+def parse_time(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+@dataclass
+class LiveResult:
+    live: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # path -> Airflow's stack trace
+    pending: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.pending
+
+
+def dag_files(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The files that Airflow will list DAGs for (the rest are helpers, data or ignore files)."""
+    return {p: b for p, b in files.items() if p.endswith(".py") and DAG_TEXT.search(b)}
+
+
+def wait_until_live(
+    api: AirflowApi,
+    changed: dict[str, bytes],
+    *,
+    synced_at: float,
+    timeout: float,
+    interval: float = 10.0,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> LiveResult:
+    """Ask until every changed DAG file is parsed with its new content, has a new import error, or
+    `timeout` seconds have passed since `synced_at` (the epoch time the sync finished)."""
+    result = LiveResult(pending=sorted(dag_files(changed)))
+    while True:
+        for error in api.import_errors():
+            path = relative_path(str(error.get("filename", "")))
+            if path in result.pending and parse_time(str(error.get("timestamp"))) >= synced_at:
+                result.pending.remove(path)
+                result.failed[path] = str(error.get("stack_trace", "")).strip()
+        if result.pending:
+            by_file: dict[str, list[str]] = {}
+            for dag in api.dags():
+                location = dag.get("relative_fileloc") or dag.get("fileloc") or ""
+                by_file.setdefault(relative_path(str(location)), []).append(str(dag["dag_id"]))
+            for path in list(result.pending):
+                dag_ids = by_file.get(path, [])
+                if dag_ids and all(api.dag_source(d) == changed[path].decode() for d in dag_ids):
+                    result.pending.remove(path)
+                    result.live.append(path)
+        result.seconds = max(0.0, clock() - synced_at)
+        if not result.pending or result.seconds + interval > timeout:
+            return result
+        sleep(interval)
