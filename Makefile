@@ -36,3 +36,4 @@ airflow: install
 
 bench: install
 	@python -m bench.dagsync_bench
+	@python -m bench.dag_path_bench

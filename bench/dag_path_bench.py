@@ -1,0 +1,143 @@
+"""Benchmark: the DAG path as CodeBuild runs it, phase by phase, cold and with a warm uv cache.
+
+A fresh `git clone` of this repository, a bare Python 3.12 first on PATH (what CodeBuild's image
+gives), empty pip and uv caches, then every command of buildspec.yml in one shell (as CodeBuild
+runs them) with DAG_STEP unset: install the tools, check the DAGs with each environment's Airflow,
+sync dags/ through the DAG sync role to moto's S3 on 127.0.0.1 (20 ms per request). After the sync
+the bucket must hold exactly the clone's dags/. The second run keeps the first run's uv cache: what
+a CodeBuild cache could at best save, beside the size it would have to restore.
+
+Usage: python -m bench.dag_path_bench [--runs cold warm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+import yaml
+
+from bench.dagsync_bench import verify
+from tests.s3server import S3Server, client_environment
+
+ROOT = Path(__file__).resolve().parents[1]
+MARK = "@@phase"
+ACCOUNT = "123456789012"  # moto's
+
+
+def bare_python_dir(scratch: Path) -> Path:
+    """A folder whose python3 is a plain 3.12, as on CodeBuild's image."""
+    found = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12.*/bin/python3.12")), reverse=True)
+    python = shutil.which("python3.12") if not found else found[0]
+    if not python:
+        raise SystemExit("Python 3.12 not found (pyenv or PATH)")
+    shims = scratch / "bin"
+    shims.mkdir()
+    for name in ("python3", "python3.12", "python"):
+        (shims / name).symlink_to(python)
+    return shims
+
+
+# What each build command of buildspec.yml does, in order.
+BUILD_STEPS = ("check", "sync")
+
+
+def script(buildspec: dict[str, object]) -> str:
+    """The buildspec's commands as one bash script (CodeBuild runs them in one shell) that prints a
+    timestamped mark before each install phase and each build command."""
+    lines = ["set -eo pipefail"]
+    phases = buildspec["phases"]
+    lines.append(f'echo "{MARK} install $(date +%s.%N)"')
+    lines += list(phases["install"]["commands"])  # type: ignore[index]
+    for step, command in zip(BUILD_STEPS, phases["build"]["commands"], strict=True):  # type: ignore[index]
+        lines += [f'echo "{MARK} {step} $(date +%s.%N)"', command]
+    lines.append(f'echo "{MARK} end $(date +%s.%N)"')
+    return "\n".join(lines)
+
+
+def run_buildspec(clone: Path, env: dict[str, str]) -> dict[str, float]:
+    buildspec = yaml.safe_load((clone / "buildspec.yml").read_text())
+    env = {**env, **{k: str(v) for k, v in buildspec.get("env", {}).get("variables", {}).items()}}
+    result = subprocess.run(
+        ["bash", "-c", script(buildspec)], cwd=clone, env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout[-4000:] + result.stderr[-4000:])
+        raise SystemExit(f"buildspec failed with {result.returncode}")
+    marks = [line.split() for line in result.stdout.splitlines() if line.startswith(MARK)]
+    return {name: float(next_at) - float(at) for (_, name, at), (_, _, next_at) in itertools.pairwise(marks)}
+
+
+def one_run(label: str, server: S3Server, scratch: Path, uv_cache: Path) -> dict[str, float]:
+    clone = scratch / f"clone-{label}"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    bucket = f"bench-dag-path-{label}"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    env = {
+        "PATH": f"{bare_python_dir(scratch / label)}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(scratch / label),
+        "UV_CACHE_DIR": str(uv_cache),
+        "PIP_NO_CACHE_DIR": "1",
+        "PIP_INDEX_URL": os.environ.get("PIP_INDEX_URL", ""),
+        "UV_INDEX_URL": os.environ.get("UV_INDEX_URL", os.environ.get("PIP_INDEX_URL", "")),
+        **client_environment(server.url),
+        "AWS_ENDPOINT_URL_STS": server.url,
+        "DAG_BUCKET": bucket,
+        "DAG_BUCKET_OWNER": ACCOUNT,
+        "DAG_SYNC_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/mwaa-dev-dag-sync",
+        "DAG_REGION": "eu-west-1",
+        "DAG_TOOLS_VENV": str(scratch / label / "dagtools-venv"),
+    }
+    env = {k: v for k, v in env.items() if v}
+    started = time.monotonic()
+    phases = run_buildspec(clone, env)
+    phases["total"] = time.monotonic() - started
+    delay, server.layer.delay = server.layer.delay, 0.0
+    verify(s3, bucket, clone / "dags")
+    server.layer.delay = delay
+    return phases
+
+
+def size_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.parse_args()
+    for name, value in client_environment("unused").items():
+        os.environ.setdefault(name, value)
+    with S3Server() as server, tempfile.TemporaryDirectory(prefix="dag-path-bench-") as tmp:
+        scratch = Path(tmp)
+        server.layer.delay = 0.020
+        os.environ["AWS_ENDPOINT_URL_S3"] = server.url
+        uv_cache = scratch / "uv-cache"
+        print("measuring the cold DAG path (empty caches) ...", file=sys.stderr, flush=True)
+        cold = one_run("cold", server, scratch, uv_cache)
+        cache_size = size_mb(uv_cache)
+        print("measuring it again with the first run's uv cache ...", file=sys.stderr, flush=True)
+        warm = one_run("warm", server, scratch, uv_cache)
+    print("\nThe DAG path as CodeBuild runs buildspec.yml (DAG_STEP unset: install, check, sync), seconds:\n")
+    print(f"{'phase':<10}{'cold':>8}{'uv cache':>10}")
+    for phase in ("install", *BUILD_STEPS, "total"):
+        print(f"{phase:<10}{cold[phase]:>8.1f}{warm[phase]:>10.1f}")
+    print(
+        f"\nThe uv cache after one run holds {cache_size:.0f} MB; a CodeBuild S3 cache would download and unpack "
+        f"that before the build (at 100 MB/s, {cache_size / 100:.1f} s), against the "
+        f"{cold['total'] - warm['total']:.1f} s it saves."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
