@@ -41,7 +41,7 @@ def bare_python_dir(scratch: Path) -> Path:
     if not python:
         raise SystemExit("Python 3.12 not found (pyenv or PATH)")
     shims = scratch / "bin"
-    shims.mkdir()
+    shims.mkdir(parents=True)
     for name in ("python3", "python3.12", "python"):
         (shims / name).symlink_to(python)
     return shims
