@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import boto3
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from bench.dagsync_bench import verify
 from tests.s3server import S3Server, client_environment
@@ -83,13 +83,14 @@ def one_run(label: str, server: S3Server, scratch: Path, uv_cache: Path) -> dict
     bucket = f"bench-dag-path-{label}"
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    # This machine's registry and certificate settings pass through; PATH, caches and AWS do not.
+    passed = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIRTUAL_ENV", "PYTHON", "UV_"))}
     env = {
+        **passed,
         "PATH": f"{bare_python_dir(scratch / label)}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(scratch / label),
         "UV_CACHE_DIR": str(uv_cache),
+        "XDG_CACHE_HOME": str(scratch / label / "cache"),
         "PIP_NO_CACHE_DIR": "1",
-        "PIP_INDEX_URL": os.environ.get("PIP_INDEX_URL", ""),
-        "UV_INDEX_URL": os.environ.get("UV_INDEX_URL", os.environ.get("PIP_INDEX_URL", "")),
         **client_environment(server.url),
         "AWS_ENDPOINT_URL_STS": server.url,
         "DAG_BUCKET": bucket,
