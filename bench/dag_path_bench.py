@@ -66,7 +66,8 @@ def script(buildspec: dict[str, object]) -> str:
 
 def run_buildspec(clone: Path, env: dict[str, str]) -> dict[str, float]:
     buildspec = yaml.safe_load((clone / "buildspec.yml").read_text())
-    env = {**env, **{k: str(v) for k, v in buildspec.get("env", {}).get("variables", {}).items()}}
+    # As in CodeBuild, variables set on the project or action win over the buildspec's own.
+    env = {**{k: str(v) for k, v in buildspec.get("env", {}).get("variables", {}).items()}, **env}
     result = subprocess.run(
         ["bash", "-c", script(buildspec)], cwd=clone, env=env, capture_output=True, text=True, check=False
     )
