@@ -8,6 +8,10 @@ ETags are not), so a manifest inside the prefix records each file's SHA-256 and 
 it. A file is unchanged when its hash matches the manifest and its listed ETag matches the
 recorded one; an edit made outside this tool changes the ETag and is re-uploaded. One sync of a
 fresh clone with one change costs one LIST page per 1,000 objects, one GET and two PUTs.
+
+The manifest is read first: its sorted keys split the prefix into ranges of 900 keys (a page holds
+1,000), listed side by side (StartAfter), so a large folder costs one round trip of listing, not one
+per 1,000 objects. Without a manifest the prefix is listed page after page.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from dagtools.local import MANIFEST_NAME, IgnoreRules, LocalFile
 
 MANIFEST_VERSION = 1
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys
+# Known keys per listed range: a page holds 1,000, so up to 100 objects the manifest does not know
+# (the manifest itself, edits made elsewhere) still fit in one page per range.
+RANGE_KEYS = 900
 MASS_DELETE_FLOOR = 5  # below this many remote DAGs, deleting most of them is not suspicious
 
 
@@ -146,32 +153,62 @@ class DagSync:
         self.owner = {"ExpectedBucketOwner": expected_bucket_owner} if expected_bucket_owner else {}
 
     def read_remote(self, rules: IgnoreRules) -> RemoteState:
+        manifest, manifest_etag, commit, denied = self._read_manifest()
+        keys = sorted(self.prefix + path for path in manifest)
+        # Ranges (after, through]: each about one page of the keys the manifest knows; the last is open.
+        bounds: list[str | None] = [None, *keys[RANGE_KEYS - 1 : -1 : RANGE_KEYS]]
+        ranges = list(zip(bounds, [*bounds[1:], None], strict=True))
+        with ThreadPoolExecutor(max_workers=min(len(ranges), self.concurrency)) as pool:
+            listed = list(pool.map(lambda r: self._list_range(*r), ranges))
         etags: dict[str, str] = {}
         ignored: list[str] = []
         manifest_listed = False
-        pages = 0
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix, **self.owner):
-            pages += 1
-            for item in page.get("Contents", []):
-                key = item["Key"]
+        for items, _ in listed:
+            for key, etag in items:
                 relative = key[len(self.prefix) :]
                 if key == self.manifest_key:
                     manifest_listed = True
                 elif not relative or relative.endswith("/") or rules.ignores(relative):
                     ignored.append(relative or key)
                 else:
-                    etags[relative] = item["ETag"]
-        manifest, manifest_etag, commit = self._read_manifest() if manifest_listed else ({}, None, None)
-        return RemoteState(etags, manifest, manifest_etag, ignored, pages, commit)
+                    etags[relative] = etag
+        if denied is not None and manifest_listed:
+            raise denied  # the manifest exists and may not be read: a real AccessDenied
+        return RemoteState(etags, manifest, manifest_etag, ignored, sum(p for _, p in listed), commit)
 
-    def _read_manifest(self) -> tuple[dict[str, ManifestEntry], str | None, str | None]:
+    def _list_range(self, after: str | None, through: str | None) -> tuple[list[tuple[str, str]], int]:
+        """(key, ETag) of every object under the prefix after `after`, up to and including `through`."""
+        request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix, **self.owner}
+        if after is not None:
+            request["StartAfter"] = after
+        items: list[tuple[str, str]] = []
+        pages = 0
+        while True:
+            page = self.client.list_objects_v2(**request)
+            pages += 1
+            for item in page.get("Contents", []):
+                if through is not None and item["Key"] > through:
+                    return items, pages
+                items.append((item["Key"], item["ETag"]))
+            if not page.get("IsTruncated"):
+                return items, pages
+            request["ContinuationToken"] = page["NextContinuationToken"]
+
+    def _read_manifest(self) -> tuple[dict[str, ManifestEntry], str | None, str | None, Exception | None]:
+        """(entries, ETag, commit, the AccessDenied that hid it, if any).
+
+        S3 answers AccessDenied, not NoSuchKey, for a missing key to a role whose s3:ListBucket is
+        limited to the prefix (the DAG sync role's): the listing decides whether that means none."""
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self.manifest_key, **self.owner)
-        except self.client.exceptions.NoSuchKey:
-            return {}, None, None  # deleted between the listing and this read
+        except Exception as error:
+            if error_code(error) == "NoSuchKey":
+                return {}, None, None, None
+            if error_code(error) == "AccessDenied":
+                return {}, None, None, error
+            raise
         entries, commit = parse_manifest(response["Body"].read())
-        return entries, response["ETag"], commit
+        return entries, response["ETag"], commit, None
 
     def plan(self, local: dict[str, LocalFile], remote: RemoteState, *, allow_mass_delete: bool = False) -> Plan:
         plan = Plan(kept_ignored=sorted(remote.ignored))

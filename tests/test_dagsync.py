@@ -368,3 +368,21 @@ def test_an_environment_key_names_the_bucket_and_its_owner(
     )
     assert set(server.layer.owner_headers) == {"123456789012"}
     assert server.layer.counts["PUT"] == 0
+
+
+def test_ranges_listed_side_by_side_still_see_every_object(
+    s3: Any, bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With a manifest of 2,500 keys the prefix is listed as three ranges of 900 known keys (StartAfter);
+    objects the manifest does not know, before, between and after its keys, and one edited outside, are
+    all seen, and each range still fits in one page."""
+    write_dags(tmp_path, 2500)
+    assert sync(bucket, tmp_path) == 0
+    for stray in ("dag_0000a.py", "dag_1500a.py", "zz_last.py"):
+        s3.put_object(Bucket=bucket, Key=PREFIX + stray, Body=b"# stray\n")
+    s3.put_object(Bucket=bucket, Key=PREFIX + "dag_2000.py", Body=b"# edited in the console\n")
+    summary = sync_json(bucket, tmp_path, capsys, "--dry-run")
+    assert summary["deleted"] == ["dag_0000a.py", "dag_1500a.py", "zz_last.py"]
+    assert summary["changed"] == ["dag_2000.py"] and summary["added"] == []
+    assert summary["unchanged"] == 2499
+    assert summary["list_pages"] == 3
