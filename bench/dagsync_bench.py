@@ -119,6 +119,21 @@ def measure(tool: str, count: int, server: S3Server, s3: Any, workdir: Path) -> 
     return Run(tool, count, seconds, requests)
 
 
+def floors(server: S3Server, s3: Any, counts: list[int]) -> None:
+    """What no sync tool can go below here: starting Python with an S3 client, and the stand-in S3
+    listing a prefix (moto builds every page in one Python process, so ranges listed side by side
+    cannot overlap its work as they do on S3)."""
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import boto3; boto3.client('s3')"], check=True, env=os.environ)
+    print(f"\nFloors: Python with boto3 and an S3 client starts in {time.monotonic() - started:.2f} s", end="")
+    for count in counts:
+        started = time.monotonic()
+        for _ in s3.get_paginator("list_objects_v2").paginate(Bucket=f"bench-dagtools-{count}", Prefix=PREFIX):
+            pass
+        print(f"; moto lists {count} keys in {time.monotonic() - started:.2f} s", end="")
+    print(f" ({server.layer.delay * 1000:g} ms per request included)")
+
+
 def report(runs: list[Run]) -> None:
     header = f"{'tool':<16}{'files':>7}" + "".join(f"{k:>8}" for k in KINDS) + f"{'total':>8}{'seconds':>10}"
     print(header)
@@ -152,8 +167,9 @@ def main() -> int:
             for tool in ("dagtools", "aws_s3_sync"):
                 print(f"measuring {tool} with {count} files ...", file=sys.stderr, flush=True)
                 runs.append(measure(tool, count, server, s3, Path(scratch)))
-    print(f"\nFresh clone, 1 file changed, {args.delay_ms:g} ms per request:\n")
-    report(runs)
+        print(f"\nFresh clone, 1 file changed, {args.delay_ms:g} ms per request:\n")
+        report(runs)
+        floors(server, s3, args.files)
     return 0
 
 
