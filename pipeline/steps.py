@@ -13,7 +13,8 @@ from constructs import Construct
 from config import DAGS_PREFIX, EnvironmentConfig, PipelineConfig
 from pipeline.versions import ToolVersions
 
-INSTALL_TOOLS = "python -m pip install --quiet --disable-pip-version-check -r dagtools/requirements/tools.txt"
+# The tools' venv, made with uv as in buildspec.yml (CodeBuild runs a build's commands in one shell).
+INSTALL_TOOLS = ["scripts/install-tools.sh .venv-tools", 'export PATH="$PWD/.venv-tools/bin:$PATH"']
 CHANGE_SET_NAME = "PipelineChange"  # the name CDK Pipelines gives every change set it creates
 
 
@@ -34,7 +35,7 @@ def tool_step(
         step_id,
         input=source,
         role=role,
-        install_commands=[INSTALL_TOOLS],
+        install_commands=INSTALL_TOOLS,
         commands=[command],
         role_policy_statements=statements,
     )

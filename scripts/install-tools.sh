@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The boto3-only tools (dagtools/requirements/tools.txt: boto3, ruff, uv) into a venv of their own, for
+# the DAG pipeline's builds (buildspec.yml) and the main pipeline's tool steps. pip fetches only uv,
+# pinned, into a folder of its own; uv makes the venv (no ensurepip: 3 s saved) and installs the rest.
+# Usage: scripts/install-tools.sh VENV   (then put VENV/bin first on PATH)
+set -euo pipefail
+venv=${1:?usage: scripts/install-tools.sh VENV}
+cd "$(dirname "$0")/.."
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+  --target "$venv.uv" "$(grep '^uv==' dagtools/requirements/tools.txt)"
+"$venv.uv/bin/uv" venv --quiet "$venv"
+"$venv.uv/bin/uv" pip install --quiet --python "$venv/bin/python" -r dagtools/requirements/tools.txt
