@@ -78,9 +78,13 @@ def all_options_assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.Clo
     return synth_app(load_config(ALL_OPTIONS), tmp_path_factory.mktemp("all-options"))
 
 
+def templates_of(assembly: cx_api.CloudAssembly) -> dict[str, dict[str, Any]]:
+    return {name: stack.template for name, stack in stacks_of(assembly).items()}
+
+
 @pytest.fixture(scope="session")
 def all_options_templates(all_options_assembly: cx_api.CloudAssembly) -> dict[str, dict[str, Any]]:
-    return {name: stack.template for name, stack in stacks_of(all_options_assembly).items()}
+    return templates_of(all_options_assembly)
 
 
 CROSS_REGION = ROOT / "config" / "examples" / "cross-region.toml"
@@ -94,7 +98,7 @@ def cross_region_assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.Cl
 
 @pytest.fixture(scope="session")
 def cross_region_templates(cross_region_assembly: cx_api.CloudAssembly) -> dict[str, dict[str, Any]]:
-    return {name: stack.template for name, stack in stacks_of(cross_region_assembly).items()}
+    return templates_of(cross_region_assembly)
 
 
 def run_app(config: Path) -> subprocess.CompletedProcess[str]:
