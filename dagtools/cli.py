@@ -363,7 +363,7 @@ def _sync(args: argparse.Namespace, signals: list[int]) -> int:
 
 def _wait_until_live(args: argparse.Namespace, session: Any, changed: dict[str, bytes], summary: dict[str, Any]) -> int:
     """Wait for the environment's DAG processor to parse the changed DAG files; fail on their import errors."""
-    from dagtools.live import LiveError, dag_files, wait_until_live
+    from dagtools.live import dag_files, wait_until_live
 
     out = sys.stderr if args.json else sys.stdout
     name = args.live_environment
@@ -374,16 +374,13 @@ def _wait_until_live(args: argparse.Namespace, session: Any, changed: dict[str, 
         f"{name}: waiting (at most {args.live_timeout} s) for Airflow to parse {len(dag_files(changed))} file(s) ...",
         file=out,
     )
-    try:
-        result = wait_until_live(
-            airflow_api(session, name),
-            changed,
-            synced_at=time.time(),
-            timeout=args.live_timeout,
-            interval=args.live_interval,
-        )
-    except LiveError as error:
-        return _fail(args, summary, f"error: {error}", 1)
+    result = wait_until_live(
+        airflow_api(session, name),
+        changed,
+        synced_at=time.time(),
+        timeout=args.live_timeout,
+        interval=args.live_interval,
+    )
     summary.update(
         live=result.live, import_errors=result.failed, not_parsed=result.pending, live_seconds=round(result.seconds)
     )
@@ -394,11 +391,12 @@ def _wait_until_live(args: argparse.Namespace, session: Any, changed: dict[str, 
             args, summary, f"error: {name} could not import {len(result.failed)} file(s): {', '.join(result.failed)}", 1
         )
     if result.pending:
+        why = f"; the last answer was: {result.last_error}" if result.last_error else ""
         return _fail(
             args,
             summary,
             f"error: {name} did not parse {', '.join(result.pending)} within {args.live_timeout} s "
-            "(is the environment available? see `python -m dagtools status`)",
+            f"(is the environment available? see `python -m dagtools status`){why}",
             1,
         )
     print(

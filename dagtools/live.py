@@ -78,6 +78,7 @@ class LiveResult:
     failed: dict[str, str] = field(default_factory=dict)  # path -> Airflow's stack trace
     pending: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    last_error: str | None = None  # why the last question went unanswered (an update under way, say)
 
     @property
     def ok(self) -> bool:
@@ -103,22 +104,32 @@ def wait_until_live(
     `timeout` seconds have passed since `synced_at` (the epoch time the sync finished)."""
     result = LiveResult(pending=sorted(dag_files(changed)))
     while True:
-        for error in api.import_errors():
-            path = relative_path(str(error.get("filename", "")))
-            if path in result.pending and parse_time(str(error.get("timestamp"))) >= synced_at:
-                result.pending.remove(path)
-                result.failed[path] = str(error.get("stack_trace", "")).strip()
-        if result.pending:
-            by_file: dict[str, list[str]] = {}
-            for dag in api.dags():
-                location = dag.get("relative_fileloc") or dag.get("fileloc") or ""
-                by_file.setdefault(relative_path(str(location)), []).append(str(dag["dag_id"]))
-            for path in list(result.pending):
-                dag_ids = by_file.get(path, [])
-                if dag_ids and all(api.dag_source(d) == changed[path].decode() for d in dag_ids):
-                    result.pending.remove(path)
-                    result.live.append(path)
+        try:
+            _ask(api, changed, synced_at, result)
+            result.last_error = None
+        except LiveError as error:  # the web server restarting during an update: ask again
+            result.last_error = str(error)
         result.seconds = max(0.0, clock() - synced_at)
         if not result.pending or result.seconds + interval > timeout:
             return result
         sleep(interval)
+
+
+def _ask(api: AirflowApi, changed: dict[str, bytes], synced_at: float, result: LiveResult) -> None:
+    """One round of questions: new import errors of the pending files, then their DAGs' served source."""
+    for error in api.import_errors():
+        path = relative_path(str(error.get("filename", "")))
+        if path in result.pending and parse_time(str(error.get("timestamp"))) >= synced_at:
+            result.pending.remove(path)
+            result.failed[path] = str(error.get("stack_trace", "")).strip()
+    if not result.pending:
+        return
+    by_file: dict[str, list[str]] = {}
+    for dag in api.dags():
+        location = dag.get("relative_fileloc") or dag.get("fileloc") or ""
+        by_file.setdefault(relative_path(str(location)), []).append(str(dag["dag_id"]))
+    for path in list(result.pending):
+        dag_ids = by_file.get(path, [])
+        if dag_ids and all(api.dag_source(d) == changed[path].decode(errors="replace") for d in dag_ids):
+            result.pending.remove(path)
+            result.live.append(path)

@@ -103,6 +103,20 @@ def test_an_import_error_in_the_environment_fails_the_step_with_its_traceback(
     assert "could not import 1 file(s): broken.py" in summary["error"]
 
 
+def test_an_environment_that_cannot_answer_is_asked_again_until_the_timeout(
+    airflow: FakeAirflow, bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """While MWAA cannot answer (here: no such environment; in AWS, a web server restarting during an
+    update), the step keeps asking, and at the timeout names the last answer."""
+    source = write_dags(tmp_path / "dags", **{"orders.py": DAG.format(name="orders")})
+    options = ["--live-environment", "mwaa-elsewhere", "--live-timeout", "1", "--live-interval", "0.2"]
+    code, summary = sync(source, bucket, capsys, *options)
+    assert code == 1 and summary["not_parsed"] == ["orders.py"]
+    assert "the last answer was: InvokeRestApi GET /importErrors on mwaa-elsewhere" in summary["error"]
+    assert "Environment mwaa-elsewhere not found" in summary["error"]
+    assert airflow.requests == []  # the server refused each question before Airflow saw it
+
+
 def test_waiting_gives_up_at_its_timeout(airflow: FakeAirflow, bucket: str, s3: Any) -> None:
     """A processor that never comes round: the wait ends at the timeout, naming what is pending."""
     import boto3
