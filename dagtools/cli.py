@@ -41,6 +41,7 @@ from dagtools.sync import (
 LISTED_NAMES = 50  # names printed per plan section; the JSON summary has them all
 PROGRESS_MIN_UPLOADS = 20
 RETRY_MODES = ("legacy", "standard", "adaptive")
+ROLE_ARN_OPTION = option(lambda t: t if ROLE_ARN.fullmatch(t) else None, "must be an IAM role ARN")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--environment", help="an environment key from config/environments.toml, for the bucket")
     sync.add_argument(
         "--role-arn",
-        type=option(lambda t: t if ROLE_ARN.fullmatch(t) else None, "must be an IAM role ARN"),
+        type=ROLE_ARN_OPTION,
         help="assume this role first (cross-account sync)",
     )
     sync.add_argument(
@@ -119,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--environment", required=True, help="an environment key from config/environments.toml")
     status.add_argument(
         "--role-arn",
-        type=option(lambda t: t if ROLE_ARN.fullmatch(t) else None, "must be an IAM role ARN"),
+        type=ROLE_ARN_OPTION,
         help="assume this role first (for example the environment's DAG sync role)",
     )
     status.add_argument("--profile", help="AWS profile (default: the standard AWS settings)")
