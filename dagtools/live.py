@@ -8,16 +8,15 @@ The environment role used may only call InvokeRestApi as Airflow's Viewer (it re
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from dagtools.airflow_probe import DAG_DEFINITION
+
 PAGE = 100  # Airflow's default page size for list endpoints
-# A file that builds a DAG by its text; a helper module without one never appears in Airflow's DAG list.
-DAG_TEXT = re.compile(rb"@dag\b|\bDAG\(")
 
 
 class LiveError(Exception):
@@ -86,8 +85,9 @@ class LiveResult:
 
 
 def dag_files(files: dict[str, bytes]) -> dict[str, bytes]:
-    """The files that Airflow will list DAGs for (the rest are helpers, data or ignore files)."""
-    return {p: b for p, b in files.items() if p.endswith(".py") and DAG_TEXT.search(b)}
+    """The files that Airflow will list DAGs for (the rest are helpers, data or ignore files), by the
+    text the DAG check also reads them by (its DAG002)."""
+    return {p: b for p, b in files.items() if p.endswith(".py") and DAG_DEFINITION.search(b)}
 
 
 def wait_until_live(
