@@ -274,16 +274,25 @@ def test_dry_run_changes_nothing(
 def test_ignored_files_are_skipped_but_airflowignore_is_uploaded(s3: Any, bucket: str, tmp_path: Path) -> None:
     write_dags(tmp_path, 2)
     (tmp_path / ".airflowignore").write_text("scratch/\n")
-    (tmp_path / ".syncignore").write_text("# not for the bucket\n*.md\nscratch\n")
+    (tmp_path / ".syncignore").write_text("# not for the bucket\n*.md\nscratch\nlib/*_test.py\nlib/fixtures/\n")
     (tmp_path / "README.md").write_text("notes")
+    (tmp_path / "lib" / "fixtures").mkdir(parents=True)
+    (tmp_path / "lib" / "fixtures" / "rows.csv").write_text("a,b\n")
+    (tmp_path / "lib" / "helpers_test.py").write_text("def test(): ...\n")
+    (tmp_path / "lib" / "deep").mkdir()
+    (tmp_path / "lib" / "deep" / "x_test.py").write_text("x = 1\n")  # a glob's `*` also crosses `/`
     (tmp_path / "scratch").mkdir()
     (tmp_path / "scratch" / "try.py").write_text("x = 1\n")
     (tmp_path / "__pycache__").mkdir()
     (tmp_path / "__pycache__" / "dag_0000.cpython-311.pyc").write_bytes(b"\0")
-    (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "helpers.py").write_text("def f(): ...\n")
     assert sync(bucket, tmp_path) == 0
-    assert sorted(dags_in_bucket(s3, bucket)) == [".airflowignore", "dag_0000.py", "dag_0001.py", "lib/helpers.py"]
+    assert sorted(dags_in_bucket(s3, bucket)) == [
+        ".airflowignore",
+        "dag_0000.py",
+        "dag_0001.py",
+        "lib/helpers.py",
+    ]
 
 
 def test_expected_bucket_owner_is_sent_on_every_request(
