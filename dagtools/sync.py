@@ -9,9 +9,9 @@ it. A file is unchanged when its hash matches the manifest and its listed ETag m
 recorded one; an edit made outside this tool changes the ETag and is re-uploaded. One sync of a
 fresh clone with one change costs one LIST page per 1,000 objects, one GET and two PUTs.
 
-The manifest is read first: its sorted keys split the prefix into ranges of 900 keys (a page holds
-1,000), listed side by side (StartAfter), so a large folder costs one round trip of listing, not one
-per 1,000 objects. Without a manifest the prefix is listed page after page.
+The manifest is read while the first page is listed: its sorted keys split the prefix into ranges of
+900 keys (a page holds 1,000), listed side by side (StartAfter), so a large folder costs two round
+trips of listing, not one per 1,000 objects. Without a manifest the prefix is listed page after page.
 """
 
 from __future__ import annotations
@@ -153,13 +153,17 @@ class DagSync:
         self.owner = {"ExpectedBucketOwner": expected_bucket_owner} if expected_bucket_owner else {}
 
     def read_remote(self, rules: IgnoreRules) -> RemoteState:
-        manifest, manifest_etag, commit, denied = self._read_manifest()
-        keys = sorted(self.prefix + path for path in manifest)
-        # Ranges (after, through]: each about one page of the keys the manifest knows; the last is open.
-        bounds: list[str | None] = [None, *keys[RANGE_KEYS - 1 : -1 : RANGE_KEYS]]
-        ranges = list(zip(bounds, [*bounds[1:], None], strict=True))
-        with ThreadPoolExecutor(max_workers=min(len(ranges), self.concurrency)) as pool:
-            listed = list(pool.map(lambda r: self._list_range(*r), ranges))
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            # The first page does not depend on the manifest: both are asked for at once.
+            first_page = pool.submit(self.client.list_objects_v2, **self._list_request(None))
+            manifest, manifest_etag, commit, denied = self._read_manifest()
+            keys = sorted(self.prefix + path for path in manifest)
+            # Ranges (after, through]: each about one page of the keys the manifest knows; the last is open.
+            bounds: list[str | None] = [None, *keys[RANGE_KEYS - 1 : -1 : RANGE_KEYS]]
+            ranges = list(zip(bounds, [*bounds[1:], None], strict=True))
+            later = [pool.submit(self._list_range, after, through) for after, through in ranges[1:]]
+            listed = [self._list_range(None, ranges[0][1], first_page=first_page.result())]
+            listed += [future.result() for future in later]
         etags: dict[str, str] = {}
         ignored: list[str] = []
         manifest_listed = False
@@ -176,15 +180,22 @@ class DagSync:
             raise denied  # the manifest exists and may not be read: a real AccessDenied
         return RemoteState(etags, manifest, manifest_etag, ignored, sum(p for _, p in listed), commit)
 
-    def _list_range(self, after: str | None, through: str | None) -> tuple[list[tuple[str, str]], int]:
-        """(key, ETag) of every object under the prefix after `after`, up to and including `through`."""
+    def _list_request(self, after: str | None) -> dict[str, Any]:
         request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix, **self.owner}
         if after is not None:
             request["StartAfter"] = after
+        return request
+
+    def _list_range(
+        self, after: str | None, through: str | None, *, first_page: dict[str, Any] | None = None
+    ) -> tuple[list[tuple[str, str]], int]:
+        """(key, ETag) of every object under the prefix after `after`, up to and including `through`;
+        `first_page`: the range's first page, when it was already asked for."""
+        request = self._list_request(after)
         items: list[tuple[str, str]] = []
         pages = 0
         while True:
-            page = self.client.list_objects_v2(**request)
+            page = first_page if first_page is not None and pages == 0 else self.client.list_objects_v2(**request)
             pages += 1
             for item in page.get("Contents", []):
                 if through is not None and item["Key"] > through:
