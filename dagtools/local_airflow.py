@@ -20,8 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -242,6 +240,9 @@ def _print_run(dag_id: str, report: dict[str, Any], logs: dict[str, list[str]], 
 
 
 def _health(port: int) -> bool:
+    import urllib.error  # here, not on top: every `python -m dagtools sync` would pay for it
+    import urllib.request
+
     try:
         with urllib.request.urlopen(f"http://localhost:{port}/api/v2/monitor/health", timeout=2) as response:
             return bool(response.status == 200)
