@@ -23,11 +23,12 @@ clean:
 dags-check: install
 	@scripts/dags-check.sh
 
-# Run one DAG locally on an environment's Airflow (variables and connections from local/secrets.json):
-#   make dag-test DAG=<dag_id> [ENV=<key>] [DATE=2026-11-20] [SECRETS=path.json]
+# Run DAGs locally on an environment's Airflow (variables and connections from local/secrets.json), in one
+# Airflow process; without DAG, every DAG in dags/:
+#   make dag-test [DAG="<dag_id> ..."] [ENV=<key>] [DATE=2026-11-20] [SECRETS=path.json]
 dag-test: install
-	@python -m dagtools dag-test --dag "$(DAG)" $(if $(ENV),--environment $(ENV)) $(if $(DATE),--date $(DATE)) \
-		$(if $(SECRETS),--secrets $(SECRETS))
+	@python -m dagtools dag-test $(foreach dag,$(DAG),--dag $(dag)) $(if $(ENV),--environment $(ENV)) \
+		$(if $(DATE),--date $(DATE)) $(if $(SECRETS),--secrets $(SECRETS))
 
 # Airflow standalone on localhost with dags/ live; Ctrl-C stops it: make airflow [ENV=<key>] [PORT=8080]
 airflow: install

@@ -1,16 +1,22 @@
-"""Runs inside an environment's Airflow venv: one DAG run with `dag.test()`, its task states as JSON.
+"""Runs inside an environment's Airflow venv: one `dag.test()` run per DAG, their task states as JSON.
 
-Standard library and Airflow only; `python -m dagtools dag-test` runs it and reports. Task output goes
-to this process's stdout and stderr, between Airflow's "[DAG TEST] starting/end task" lines.
-Usage: python -m dagtools.airflow_dag_test DAG_ID LOGICAL_DATE|- VARIABLES_FILE CONNECTIONS_FILE REPORT_JSON
+Standard library and Airflow only; `python -m dagtools dag-test` runs it and reports. Several DAGs run in
+one process because the first `dag.test()` of a process spends seconds building Airflow's in-process
+execution API; later ones reuse it. Task output goes to stdout, between Airflow's "[DAG TEST]
+starting/end task" lines, after a `DAG_MARKER` line naming its DAG.
+Usage: python airflow_dag_test.py REPORT_JSON LOGICAL_DATE|- VARIABLES_FILE CONNECTIONS_FILE [DAG_ID ...]
+(no DAG_ID: every DAG in the folder)
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
+
+DAG_MARKER = "[DAGTOOLS] running DAG "
 
 
 def _dagbag() -> Any:
@@ -41,29 +47,41 @@ def _task_states(dag_id: str, run_id: str) -> list[dict[str, Any]]:
         ]
 
 
-def run(dag_id: str, logical_date: str, variables: str, connections: str) -> dict[str, Any]:
+def run(dag_ids: list[str], logical_date: str, variables: str, connections: str) -> dict[str, Any]:
     bag = _dagbag()
-    if dag_id not in bag.dags:
+    import_errors = {str(path): str(error) for path, error in bag.import_errors.items()}
+    missing = [dag_id for dag_id in dag_ids if dag_id not in bag.dags]
+    if missing or (not dag_ids and (import_errors or not bag.dags)):
+        what = f"no DAG {', '.join(map(repr, missing))}" if missing else "DAG files that cannot be imported"
         return {
-            "error": f"no DAG {dag_id!r} in the DAG folder",
+            "error": f"{what} in the DAG folder" if missing or import_errors else "no DAGs in the DAG folder",
             "dag_ids": sorted(bag.dags),
-            "import_errors": {str(path): str(error) for path, error in bag.import_errors.items()},
+            "import_errors": import_errors,
         }
     import pendulum
 
-    dag = bag.dags[dag_id]
     date = pendulum.parse(logical_date) if logical_date != "-" else None
-    dag_run = dag.test(logical_date=date, conn_file_path=connections, variable_file_path=variables)
-    return {
-        "run_id": dag_run.run_id,
-        "state": _name(dag_run.state),
-        "tasks": _task_states(dag_id, dag_run.run_id),
-    }
+    runs = []
+    for dag_id in dag_ids or sorted(bag.dags):
+        print(f"{DAG_MARKER}{dag_id}", flush=True)
+        started = time.monotonic()
+        dag_run = bag.dags[dag_id].test(logical_date=date, conn_file_path=connections, variable_file_path=variables)
+        sys.stdout.flush()
+        runs.append(
+            {
+                "dag_id": dag_id,
+                "run_id": dag_run.run_id,
+                "state": _name(dag_run.state),
+                "seconds": round(time.monotonic() - started, 1),
+                "tasks": _task_states(dag_id, dag_run.run_id),
+            }
+        )
+    return {"runs": runs}
 
 
 def main() -> int:
-    dag_id, logical_date, variables, connections, report = sys.argv[1:6]
-    Path(report).write_text(json.dumps(run(dag_id, logical_date, variables, connections)))
+    report, logical_date, variables, connections, *dag_ids = sys.argv[1:]
+    Path(report).write_text(json.dumps(run(dag_ids, logical_date, variables, connections)))
     return 0
 
 

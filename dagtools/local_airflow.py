@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dagtools.check import ROOT, CheckSetupError, airflow_python, targets_to_check
+from dagtools.airflow_dag_test import DAG_MARKER
+from dagtools.check import ROOT, CheckSetupError, airflow_python, bytecode_cache, targets_to_check
 
 # Tests set DAGTOOLS_LOCAL_HOME so they never share a database with an author's running `make airflow`.
 LOCAL_HOME = Path(os.environ.get("DAGTOOLS_LOCAL_HOME", ROOT / ".airflow-local"))
@@ -103,7 +104,14 @@ def prepare(stage: str | None, dags: Path, secrets: Path = SECRETS_FILE) -> Loca
     home.mkdir(parents=True, exist_ok=True)
     variables, connections = secrets_files(home, secrets)
     plugins = str(target.plugins) if target.plugins else str(home / "no-plugins")
-    environ = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
+    # Compiled modules are kept (in the venv, where the DAG check keeps them too): a machine that sets
+    # PYTHONDONTWRITEBYTECODE would otherwise compile about 2,000 of Airflow's modules in every process.
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("AIRFLOW") and key != "PYTHONDONTWRITEBYTECODE"
+    }
+    environ["PYTHONPYCACHEPREFIX"] = str(bytecode_cache(python))
     environ.update(config_options(dict(env.airflow_configuration_options)))
     environ.update(
         AIRFLOW_HOME=str(home),
@@ -178,11 +186,25 @@ def _prepared(args: argparse.Namespace) -> LocalAirflow | None:
         return None
 
 
+def split_by_dag(output: str) -> dict[str, str]:
+    """The runner's output, cut at its DAG_MARKER lines: each DAG's own part, by dag_id."""
+    parts: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in output.splitlines():
+        if line.startswith(DAG_MARKER):
+            current = parts.setdefault(line[len(DAG_MARKER) :], [])
+        else:
+            current.append(line)
+    return {dag_id: "\n".join(lines) for dag_id, lines in parts.items()}
+
+
 def run_dag_test(args: argparse.Namespace) -> int:
     local = _prepared(args)
     if local is None:
         return 2
-    print(f"Testing DAG {args.dag} on {local.stage}'s Airflow {local.version}, date {args.date or 'now'}")
+    dag_ids: list[str] = args.dag or []
+    what = f"DAG {dag_ids[0]}" if len(dag_ids) == 1 else f"DAGs {', '.join(dag_ids)}" if dag_ids else "every DAG"
+    print(f"Testing {what} on {local.stage}'s Airflow {local.version}, date {args.date or 'now'}")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dag-test-") as scratch:
         report_path = Path(scratch) / "report.json"
@@ -192,13 +214,8 @@ def run_dag_test(args: argparse.Namespace) -> int:
         runner.write_text((Path(__file__).with_name("airflow_dag_test.py")).read_text())
         result = subprocess.run(
             [
-                str(local.python),
-                str(runner),
-                args.dag,
-                args.date or "-",
-                str(local.variables),
-                str(local.connections),
-                str(report_path),
+                *(str(local.python), str(runner), str(report_path), args.date or "-"),
+                *(str(local.variables), str(local.connections), *dag_ids),
             ],
             cwd=scratch,
             env=local.environ,
@@ -217,12 +234,24 @@ def run_dag_test(args: argparse.Namespace) -> int:
         for path, message in report["import_errors"].items():
             print(f"  import error in {path}:\n{message}", file=sys.stderr)
         return 2
-    return _print_run(args.dag, report, split_by_task(output), time.monotonic() - started)
+    runs: list[dict[str, Any]] = report["runs"]
+    outputs = split_by_dag(output)
+    if len(runs) == 1:  # one DAG: its time is the whole wait, Airflow's start-up included
+        return _print_run(runs[0], split_by_task(outputs[runs[0]["dag_id"]]), time.monotonic() - started)
+    codes = [_print_run(run, split_by_task(outputs[run["dag_id"]]), run["seconds"]) for run in runs]
+    failed = [run["dag_id"] for run, code in zip(runs, codes, strict=True) if code]
+    print(
+        f"{len(runs)} DAGs in {time.monotonic() - started:.1f} s: {len(runs) - len(failed)} succeeded"
+        + (f", {len(failed)} failed: {', '.join(failed)}" if failed else "")
+    )
+    return max(codes)
 
 
-def _print_run(dag_id: str, report: dict[str, Any], logs: dict[str, list[str]], seconds: float) -> int:
+def _print_run(run: dict[str, Any], logs: dict[str, list[str]], seconds: float) -> int:
+    """One DAG run's tasks with the tail of their output; 1 if any task or the run failed."""
+    dag_id = run["dag_id"]
     failed = []
-    for task in report["tasks"]:
+    for task in run["tasks"]:
         name = task["task_id"] if task["map_index"] == -1 else f"{task['task_id']}[{task['map_index']}]"
         ok = task["state"] in ("success", "skipped")
         print(f"  {task['state']:<10} {name}")
@@ -231,11 +260,11 @@ def _print_run(dag_id: str, report: dict[str, Any], logs: dict[str, list[str]], 
             print(f"      | {line}")
         if not ok:
             failed.append(name)
-    if failed or report["state"] != "success":
+    if failed or run["state"] != "success":
         names = ", ".join(repr(name) for name in failed) or "none"
-        print(f"FAIL DAG {dag_id!r} run {report['state']} in {seconds:.1f} s; failed task(s): {names}")
+        print(f"FAIL DAG {dag_id!r} run {run['state']} in {seconds:.1f} s; failed task(s): {names}")
         return 1
-    print(f"DAG {dag_id!r}: all {len(report['tasks'])} task(s) succeeded in {seconds:.1f} s")
+    print(f"DAG {dag_id!r}: all {len(run['tasks'])} task(s) succeeded in {seconds:.1f} s")
     return 0
 
 
@@ -315,8 +344,10 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
 
 
 def add_local_commands(commands: Any) -> None:
-    dag_test = commands.add_parser("dag-test", help="run one DAG locally on an environment's Airflow")
-    dag_test.add_argument("--dag", required=True, help="the dag_id to run")
+    dag_test = commands.add_parser("dag-test", help="run DAGs locally on an environment's Airflow")
+    dag_test.add_argument(
+        "--dag", action="append", help="a dag_id to run; repeat for several (default: every DAG in the folder)"
+    )
     dag_test.add_argument("--environment", help="whose Airflow, plugins and options (default: the first)")
     dag_test.add_argument("--date", help="logical date, e.g. 2026-11-20 (default: now)")
     dag_test.add_argument("--source", type=Path, default=ROOT / "dags", help="DAG folder (default: dags)")

@@ -81,19 +81,23 @@ def make_dag_test(secrets: Path, *variables: str) -> subprocess.CompletedProcess
     )
 
 
-@pytest.mark.parametrize("dag_id", SAMPLE_DAGS)
-def test_each_sample_dag_runs_locally(local_home: Path, secrets: Path, dag_id: str) -> None:
-    result = make_dag_test(secrets, f"DAG={dag_id}", "DATE=2026-11-20")
+def test_every_sample_dag_runs_locally_in_one_airflow(local_home: Path, secrets: Path) -> None:
+    """`make dag-test` without DAG: every DAG of dags/, one after the other in one Airflow process."""
+    result = make_dag_test(secrets, "DATE=2026-11-20")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == f"Testing DAG {dag_id} on dev's Airflow 3.3.1, date 2026-11-20"
-    assert lines[-1].startswith(f"DAG {dag_id!r}: all ")
+    assert lines[0] == "Testing every DAG on dev's Airflow 3.3.1, date 2026-11-20"
+    assert lines[-1].startswith("3 DAGs in ") and lines[-1].endswith(": 3 succeeded")
     expected = {
         "daily_orders_summary": "2 orders, revenue 42.50",
-        "variable_driven_report": "Sending to ['team@example.com'] through reports.example.com (threshold 10)",
         "s3_landing_file": "Done. Returned value was: 2",  # two rows under the header, read from S3
-    }[dag_id]
-    assert f"      | {expected}" in lines
+        "variable_driven_report": "Sending to ['team@example.com'] through reports.example.com (threshold 10)",
+    }
+    # Each DAG's own output sits above its result line and below the one before it.
+    ends = [next(i for i, line in enumerate(lines) if line.startswith(f"DAG {dag_id!r}: all ")) for dag_id in expected]
+    assert ends == sorted(ends)
+    for (dag_id, output), start, end in zip(expected.items(), [0, *ends[:-1]], ends, strict=True):
+        assert f"      | {output}" in lines[start:end], dag_id
 
 
 def test_a_failing_task_exits_non_zero_and_is_named(local_home: Path, secrets: Path) -> None:
