@@ -51,10 +51,9 @@ def run(dag_ids: list[str], logical_date: str, variables: str, connections: str)
     bag = _dagbag()
     import_errors = {str(path): str(error) for path, error in bag.import_errors.items()}
     missing = [dag_id for dag_id in dag_ids if dag_id not in bag.dags]
-    if missing or (not dag_ids and (import_errors or not bag.dags)):
-        what = f"no DAG {', '.join(map(repr, missing))}" if missing else "DAG files that cannot be imported"
+    if missing or not bag.dags:
         return {
-            "error": f"{what} in the DAG folder" if missing or import_errors else "no DAGs in the DAG folder",
+            "error": f"no DAG {', '.join(map(repr, missing))} in the DAG folder" if missing else "no DAG in the folder",
             "dag_ids": sorted(bag.dags),
             "import_errors": import_errors,
         }
@@ -76,7 +75,7 @@ def run(dag_ids: list[str], logical_date: str, variables: str, connections: str)
                 "tasks": _task_states(dag_id, dag_run.run_id),
             }
         )
-    return {"runs": runs}
+    return {"runs": runs, "import_errors": import_errors}
 
 
 def main() -> int:

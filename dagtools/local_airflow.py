@@ -236,15 +236,22 @@ def run_dag_test(args: argparse.Namespace) -> int:
         return 2
     runs: list[dict[str, Any]] = report["runs"]
     outputs = split_by_dag(output)
-    if len(runs) == 1:  # one DAG: its time is the whole wait, Airflow's start-up included
+    # Every DAG was asked for: a file that cannot be imported is a failure too (its DAGs never ran).
+    broken = report["import_errors"] if not dag_ids else {}
+    if len(runs) == 1 and not broken:  # one DAG: its time is the whole wait, Airflow's start-up included
         return _print_run(runs[0], split_by_task(outputs[runs[0]["dag_id"]]), time.monotonic() - started)
     codes = [_print_run(run, split_by_task(outputs[run["dag_id"]]), run["seconds"]) for run in runs]
     failed = [run["dag_id"] for run, code in zip(runs, codes, strict=True) if code]
+    for path, message in broken.items():
+        print(f"FAIL {Path(path).name} cannot be imported:")
+        for line in message.splitlines()[-FAILED_TAIL_LINES:]:
+            print(f"      | {line}")
     print(
-        f"{len(runs)} DAGs in {time.monotonic() - started:.1f} s: {len(runs) - len(failed)} succeeded"
+        f"{len(runs)} DAG(s) in {time.monotonic() - started:.1f} s: {len(runs) - len(failed)} succeeded"
         + (f", {len(failed)} failed: {', '.join(failed)}" if failed else "")
+        + (f"; {len(broken)} file(s) cannot be imported" if broken else "")
     )
-    return max(codes)
+    return 1 if failed or broken else 0
 
 
 def _print_run(run: dict[str, Any], logs: dict[str, list[str]], seconds: float) -> int:

@@ -81,18 +81,18 @@ def make_dag_test(secrets: Path, *variables: str) -> subprocess.CompletedProcess
     )
 
 
-def test_every_sample_dag_runs_locally_in_one_airflow(local_home: Path, secrets: Path) -> None:
-    """`make dag-test` without DAG: every DAG of dags/, one after the other in one Airflow process."""
-    result = make_dag_test(secrets, "DATE=2026-11-20")
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.splitlines()
-    assert lines[0] == "Testing every DAG on dev's Airflow 3.3.1, date 2026-11-20"
-    assert lines[-1].startswith("3 DAGs in ") and lines[-1].endswith(": 3 succeeded")
+def test_the_sample_dags_run_locally_in_one_airflow(local_home: Path, secrets: Path) -> None:
+    """`make dag-test DAG="a b c"`: the DAGs one after the other, in one Airflow process."""
     expected = {
         "daily_orders_summary": "2 orders, revenue 42.50",
         "s3_landing_file": "Done. Returned value was: 2",  # two rows under the header, read from S3
         "variable_driven_report": "Sending to ['team@example.com'] through reports.example.com (threshold 10)",
     }
+    result = make_dag_test(secrets, f"DAG={' '.join(expected)}", "DATE=2026-11-20")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"Testing DAGs {', '.join(expected)} on dev's Airflow 3.3.1, date 2026-11-20"
+    assert lines[-1].startswith("3 DAG(s) in ") and lines[-1].endswith(": 3 succeeded")
     # Each DAG's own output sits above its result line and below the one before it.
     ends = [next(i for i, line in enumerate(lines) if line.startswith(f"DAG {dag_id!r}: all ")) for dag_id in expected]
     assert ends == sorted(ends)
@@ -100,11 +100,11 @@ def test_every_sample_dag_runs_locally_in_one_airflow(local_home: Path, secrets:
         assert f"      | {output}" in lines[start:end], dag_id
 
 
-def test_a_failing_task_exits_non_zero_and_is_named(local_home: Path, secrets: Path) -> None:
-    """On prod's Airflow (its version, requirements.txt and plugins), from a folder with a failing DAG."""
+def test_a_failing_task_and_a_file_that_cannot_be_imported_fail_the_run(local_home: Path, secrets: Path) -> None:
+    """Every DAG of a folder, on prod's Airflow (its version, requirements.txt and plugins)."""
     result = subprocess.run(
         [
-            *(sys.executable, "-m", "dagtools", "dag-test", "--dag", "failing_task", "--environment", "prod"),
+            *(sys.executable, "-m", "dagtools", "dag-test", "--environment", "prod"),
             *("--source", str(ROOT / "tests" / "fixtures" / "failing_dags"), "--secrets", str(secrets)),
         ],
         cwd=ROOT,
@@ -114,10 +114,15 @@ def test_a_failing_task_exits_non_zero_and_is_named(local_home: Path, secrets: P
     )
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "Testing DAG failing_task on prod's Airflow 3.2.1, date now"
+    assert lines[0] == "Testing every DAG on prod's Airflow 3.2.1, date now"
     assert "  success    prepare" in lines and "  failed     explode" in lines
     assert "      | ValueError: cannot handle 42" in lines
-    assert lines[-1].startswith("FAIL DAG 'failing_task' run failed in ") and lines[-1].endswith("'explode'")
+    [verdict] = [line for line in lines if line.startswith("FAIL DAG 'failing_task' run failed in ")]
+    assert verdict.endswith("failed task(s): 'explode'")
+    assert "FAIL missing_dependency.py cannot be imported:" in lines
+    assert any("No module named 'not_in_requirements_txt'" in line for line in lines)
+    assert lines[-1].startswith("1 DAG(s) in ")
+    assert lines[-1].endswith(": 0 succeeded, 1 failed: failing_task; 1 file(s) cannot be imported")
 
 
 def free_port() -> int:
