@@ -142,9 +142,14 @@ class DagSync:
         expected_bucket_owner: str | None = None,
         concurrency: int = 16,
         commit: str | None = None,
+        range_keys: int = RANGE_KEYS,
+        delete_batch: int = DELETE_BATCH,
     ) -> None:
-        """`commit`: the git commit the local files come from, recorded in the manifest."""
+        """`commit`: the git commit the local files come from, recorded in the manifest. `range_keys` and
+        `delete_batch` are S3's page and batch sizes, smaller only to test their logic on a few files."""
         self.client = client
+        self.range_keys = range_keys
+        self.delete_batch = delete_batch
         self.commit = commit
         self.bucket = bucket
         self.prefix = normalize_prefix(prefix)
@@ -159,7 +164,7 @@ class DagSync:
             manifest, manifest_etag, commit, denied = self._read_manifest()
             keys = sorted(self.prefix + path for path in manifest)
             # Ranges (after, through]: each about one page of the keys the manifest knows; the last is open.
-            bounds: list[str | None] = [None, *keys[RANGE_KEYS - 1 : -1 : RANGE_KEYS]]
+            bounds: list[str | None] = [None, *keys[self.range_keys - 1 : -1 : self.range_keys]]
             ranges = list(zip(bounds, [*bounds[1:], None], strict=True))
             later = [pool.submit(self._list_range, after, through) for after, through in ranges[1:]]
             listed = [self._list_range(None, ranges[0][1], first_page=first_page.result())]
@@ -318,8 +323,8 @@ class DagSync:
 
     def _delete(self, paths: Iterable[str]) -> None:
         keys = [self.prefix + path for path in paths]
-        for start in range(0, len(keys), DELETE_BATCH):
-            batch = keys[start : start + DELETE_BATCH]
+        for start in range(0, len(keys), self.delete_batch):
+            batch = keys[start : start + self.delete_batch]
             response = self.client.delete_objects(
                 Bucket=self.bucket,
                 Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},

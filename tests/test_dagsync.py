@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from dagtools.cli import main
+from dagtools.local import scan_source
+from dagtools.sync import DELETE_BATCH, RANGE_KEYS, DagSync
 from tests.s3server import INTERNAL, S3Server
 
 PREFIX = "dags/"
@@ -318,15 +320,21 @@ def test_an_empty_prefix_is_refused(bucket: str, tmp_path: Path, capsys: pytest.
     )
 
 
-def test_deletes_go_in_batches_of_a_thousand(s3: Any, bucket: str, server: S3Server, tmp_path: Path) -> None:
-    local = write_dags(tmp_path, 1205)
-    assert sync(bucket, tmp_path, "--concurrency", "32") == 0
-    for name in sorted(local)[:1203]:
+def test_deletes_go_in_batches(s3: Any, bucket: str, server: S3Server, tmp_path: Path) -> None:
+    """In batches of DELETE_BATCH (S3's limit of 1,000 keys per DeleteObjects), here 4."""
+    local = write_dags(tmp_path, 12)
+    assert sync(bucket, tmp_path) == 0
+    for name in sorted(local)[:10]:
         (tmp_path / name).unlink()
+    syncer = DagSync(s3, bucket=bucket, prefix=PREFIX, delete_batch=4)
+    files, rules = scan_source(tmp_path)
+    remote = syncer.read_remote(rules)
+    plan = syncer.plan(files, remote, allow_mass_delete=True)
     server.layer.reset_counts()
-    assert sync(bucket, tmp_path, "--allow-mass-delete") == 0
-    assert server.layer.counts["DELETE"] == 2
-    assert sorted(dags_in_bucket(s3, bucket)) == sorted(local)[1203:]
+    syncer.apply(plan, files, remote)
+    assert server.layer.counts["DELETE"] == 3
+    assert sorted(dags_in_bucket(s3, bucket)) == sorted(local)[10:]
+    assert DELETE_BATCH == 1000
 
 
 def test_the_codebuild_tools_never_import_the_cdk() -> None:
@@ -379,19 +387,21 @@ def test_an_environment_key_names_the_bucket_and_its_owner(
     assert server.layer.counts["PUT"] == 0
 
 
-def test_ranges_listed_side_by_side_still_see_every_object(
-    s3: Any, bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """With a manifest of 2,500 keys the prefix is listed as three ranges of 900 known keys (StartAfter);
-    objects the manifest does not know, before, between and after its keys, and one edited outside, are
-    all seen, and each range still fits in one page."""
-    write_dags(tmp_path, 2500)
+def test_ranges_listed_side_by_side_still_see_every_object(s3: Any, bucket: str, tmp_path: Path) -> None:
+    """With a manifest of 25 keys and ranges of 10 (RANGE_KEYS, 900, on S3's pages of 1,000) the prefix
+    is listed as three ranges (StartAfter); objects the manifest does not know, before, between and
+    after its keys, and one edited outside, are all seen, and each range takes one page."""
+    write_dags(tmp_path, 25)
     assert sync(bucket, tmp_path) == 0
-    for stray in ("dag_0000a.py", "dag_1500a.py", "zz_last.py"):
+    for stray in ("dag_0000a.py", "dag_0015a.py", "zz_last.py"):
         s3.put_object(Bucket=bucket, Key=PREFIX + stray, Body=b"# stray\n")
-    s3.put_object(Bucket=bucket, Key=PREFIX + "dag_2000.py", Body=b"# edited in the console\n")
-    summary = sync_json(bucket, tmp_path, capsys, "--dry-run")
-    assert summary["deleted"] == ["dag_0000a.py", "dag_1500a.py", "zz_last.py"]
-    assert summary["changed"] == ["dag_2000.py"] and summary["added"] == []
-    assert summary["unchanged"] == 2499
-    assert summary["list_pages"] == 3
+    s3.put_object(Bucket=bucket, Key=PREFIX + "dag_0020.py", Body=b"# edited in the console\n")
+    syncer = DagSync(s3, bucket=bucket, prefix=PREFIX, range_keys=10)
+    files, rules = scan_source(tmp_path)
+    remote = syncer.read_remote(rules)
+    plan = syncer.plan(files, remote)
+    assert plan.deleted == ["dag_0000a.py", "dag_0015a.py", "zz_last.py"]
+    assert plan.changed == ["dag_0020.py"] and plan.added == []
+    assert len(plan.unchanged) == 24
+    assert remote.list_pages == 3
+    assert RANGE_KEYS == 900
