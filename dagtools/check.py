@@ -25,6 +25,8 @@ A repository makes warnings errors in one place: `[tool.dagcheck] errors = [...]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import glob
 import hashlib
 import json
@@ -35,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -262,8 +265,31 @@ def airflow_python(target: CheckTarget) -> Path:
     venv = base if not extra else root / f".venv-airflow-{target.version}-{digest[:12]}"
     python = venv / "bin" / "python"
     stamp = venv / ".installed"
-    if stamp.is_file() and stamp.read_text() == digest and python.exists():
+
+    def installed() -> bool:
+        return stamp.is_file() and stamp.read_text() == digest and python.exists()
+
+    if installed():
         return python
+    with _one_install_at_a_time(venv):
+        if not installed():  # or another process installed it while this one waited
+            _install_venv(target, venv, pins)
+            stamp.write_text(digest)
+    return python
+
+
+@contextlib.contextmanager
+def _one_install_at_a_time(venv: Path) -> Iterator[None]:
+    """An exclusive lock beside the venv: two processes (parallel test workers, a check and a dag-test
+    in two terminals) must not install the same venv at once."""
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with venv.with_name(venv.name + ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _install_venv(target: CheckTarget, venv: Path, pins: Path) -> None:
+    python = venv / "bin" / "python"
     print(
         f"Installing Airflow {target.version} into {venv.name} (once per version and requirements; seconds) ...",
         file=sys.stderr,
@@ -284,8 +310,6 @@ def airflow_python(target: CheckTarget) -> Path:
                 f"{target.version} ({pins.relative_to(ROOT)}); MWAA would fail the same way:\n"
                 + _indent((install.stderr or install.stdout)[-3000:])
             )
-    stamp.write_text(digest)
-    return python
 
 
 def bytecode_cache(python: Path) -> Path:
