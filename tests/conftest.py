@@ -157,3 +157,14 @@ def bucket(s3: Any, request: pytest.FixtureRequest) -> str:
     name = "test-" + hashlib.sha1(request.node.name.encode()).hexdigest()[:20]  # noqa: S324 - a name, not security
     s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     return name
+
+
+SYNTHESIZED = {"assembly", "all_options_assembly", "cross_region_assembly"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test`), the tests of the synthesized example apps all run on one worker,
+    so each app is still synthesized once per run, not once per worker."""
+    for item in items:
+        if SYNTHESIZED & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("synthesized"))

@@ -182,10 +182,12 @@ def test_airflow_2_idioms_fail_the_lint_and_every_file_is_still_parsed() -> None
 
 
 @pytest.mark.airflow
-def test_hostile_and_broken_files_each_get_their_own_verdict(capsys: pytest.CaptureFixture[str]) -> None:
+def test_hostile_and_broken_files_each_get_their_own_verdict(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """Each file parses in its own process, with limits, from a throwaway folder with nothing to steal."""
     app_before = (ROOT / "app.py").read_text()
-    leftovers = {p.name for p in Path(tempfile.gettempdir()).glob("dagcheck-*")}
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # this check's own, apart from parallel tests'
     assert main(["check", "--source", str(HOSTILE), "--environment", "dev", "--parse-budget", "1.0"]) == 1
     out = capsys.readouterr().out
     assert [v for v in verdicts(out) if v[0] == "FAIL"] == [
@@ -213,7 +215,7 @@ def test_hostile_and_broken_files_each_get_their_own_verdict(capsys: pytest.Capt
     assert "'stages_importable': False" in seen and "'dagtools_importable': False" in seen
     assert f"'cwd': '{ROOT}'" not in seen and f"'home': '{Path.home()}'" not in seen
     assert (ROOT / "app.py").read_text() == app_before
-    assert {p.name for p in Path(tempfile.gettempdir()).glob("dagcheck-*")} == leftovers  # nothing left behind
+    assert list(tmp_path.iterdir()) == []  # nothing left behind
     assert "10 file(s)" in out
 
 
