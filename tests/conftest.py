@@ -164,7 +164,9 @@ SYNTHESIZED = {"assembly", "all_options_assembly", "cross_region_assembly"}
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (`make test`), the tests of the synthesized example apps all run on one worker,
-    so each app is still synthesized once per run, not once per worker."""
+    so each app is still synthesized once per run, not once per worker; and the slow Airflow tests
+    start first, so no worker is left with them at the end while the others idle."""
     for item in items:
         if SYNTHESIZED & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("synthesized"))
+    items.sort(key=lambda item: item.get_closest_marker("airflow") is None)
