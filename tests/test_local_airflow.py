@@ -246,22 +246,22 @@ def test_standalone_serves_the_dags_live_runs_them_and_stops_cleanly(
         }
         token = api(port, "POST", "/auth/token", body={"username": "admin", "password": password})["access_token"]
         wait_for("the DAG to be parsed", lambda: api(port, "GET", "/api/v2/dags/daily_orders_summary", token), 120)
+        # dags/ is live: a file added now appears without a restart (checked last, while the rest runs).
+        added = (dags / "daily_orders_summary.py").read_text().replace("def daily_orders_summary", "def added_live")
+        (dags / "added_live.py").write_text(added.replace("daily_orders_summary()", "added_live()"))
         api(port, "PATCH", "/api/v2/dags/daily_orders_summary", token, {"is_paused": False})
         run = api(port, "POST", "/api/v2/dags/daily_orders_summary/dagRuns", token, {"logical_date": None})
+
+        text = log_in_and_screenshot(chromium, port, password)  # while the run runs
+        assert all(dag_id in text for dag_id in SAMPLE_DAGS)
+        assert (ARTIFACTS / "airflow-dag-list.png").stat().st_size > 10_000
+
         path = f"/api/v2/dags/daily_orders_summary/dagRuns/{run['dag_run_id']}"
         state = wait_for(
             "the run to finish", lambda: api(port, "GET", path, token)["state"] in ("success", "failed"), 180
         )
         assert state and api(port, "GET", path, token)["state"] == "success"
-
-        # dags/ is live: a new file appears without a restart.
-        added = (dags / "daily_orders_summary.py").read_text().replace("def daily_orders_summary", "def added_live")
-        (dags / "added_live.py").write_text(added.replace("daily_orders_summary()", "added_live()"))
         wait_for("a new DAG file to show up", lambda: api(port, "GET", "/api/v2/dags/added_live", token), 90)
-
-        text = log_in_and_screenshot(chromium, port, password)
-        assert all(dag_id in text for dag_id in SAMPLE_DAGS)
-        assert (ARTIFACTS / "airflow-dag-list.png").stat().st_size > 10_000
     finally:
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=90)
