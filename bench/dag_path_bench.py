@@ -7,7 +7,7 @@ sync dags/ through the DAG sync role to moto's S3 on 127.0.0.1 (20 ms per reques
 the bucket must hold exactly the clone's dags/. The second run keeps the first run's uv cache: what
 a CodeBuild cache could at best save, beside the size it would have to restore.
 
-Usage: python -m bench.dag_path_bench [--runs cold warm]
+Usage: python -m bench.dag_path_bench
 """
 
 from __future__ import annotations
