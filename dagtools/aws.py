@@ -12,15 +12,10 @@ from typing import Any
 
 
 class Session:
-    """The part of boto3's Session the tools use: `client(name, config=...)` and `region_name`."""
+    """The part of boto3's Session the tools use: `client(name, config=...)`."""
 
     def __init__(self, core: Any) -> None:
         self.core = core
-
-    @property
-    def region_name(self) -> str | None:
-        region = self.core.get_config_variable("region")
-        return str(region) if region else None
 
     def client(self, service: str, config: Any = None) -> Any:
         return self.core.create_client(service, config=config)
