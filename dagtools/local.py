@@ -36,10 +36,10 @@ class IgnoreRules:
     """
 
     def __init__(self, patterns: list[str]) -> None:
-        self.patterns = [p.rstrip("/") for p in patterns]
+        stripped = [p.rstrip("/") for p in patterns]
         # One regex per kind, compiled once: a sync of 5,000 files asks about every file and key.
-        self._name = _any_of(p for p in self.patterns if "/" not in p)
-        self._path = _any_of(p for p in self.patterns if "/" in p)
+        self._name = _any_of(p for p in stripped if "/" not in p)
+        self._path = _any_of(p for p in stripped if "/" in p)
 
     @classmethod
     def for_source(cls, source: Path) -> IgnoreRules:
