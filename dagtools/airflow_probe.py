@@ -162,10 +162,13 @@ def _parse_one(bag: Any, path: Path) -> dict[str, Any]:
     started = time.perf_counter()
     found = bag.process_file(str(path), only_if_updated=False, safe_mode=True)  # as MWAA: dag_discovery_safe_mode
     seconds = time.perf_counter() - started
+    # Airflow may return one DAG object twice (from the module's globals and from the DAGs a `with`
+    # block registered): what counts is distinct objects, so two different DAGs with one id still show.
+    distinct = list({id(dag): dag for dag in found}.values())
     return {
         "seconds": seconds,
         "import_errors": [str(message) for message in bag.import_errors.values()],
-        "dags": [_describe(dag) for dag in found],
+        "dags": [_describe(dag) for dag in distinct],
         "parse_time_access": recorded,
         "unstable": _stability_findings(path),
     }
@@ -226,7 +229,9 @@ def probe(source: Path, time_limit: float, plugins: Path | None = None) -> dict[
 
     bag = _warm_up(_dagbag_class())
     files = []
-    for path in _dag_files(source):
+    considered = _dag_files(source)
+    parsed = set(considered)
+    for path in considered:
         bag.import_errors.clear()
         result = _in_child(bag, path, time_limit)
         files.append(
@@ -249,6 +254,12 @@ def probe(source: Path, time_limit: float, plugins: Path | None = None) -> dict[
         "amazon_provider": amazon_version,
         "time_limit": time_limit,
         "files": files,
+        # What Airflow never parses (.airflowignore): the live wait after a sync does not wait for it.
+        "ignored": sorted(
+            p.relative_to(source).as_posix()
+            for p in source.rglob("*")
+            if p.suffix in (".py", ".zip") and p.is_file() and p not in parsed
+        ),
     }
 
 

@@ -90,6 +90,12 @@ def add_check_command(commands: Any) -> None:
         "--environment", action="append", help="check for this environment's Airflow version (default: all)"
     )
     check.add_argument(
+        "--index",
+        type=Path,
+        help="write which DAGs each file defines, per environment, to this JSON file: the DAG sync's live "
+        "wait reads it (--dag-index) to know what to wait for",
+    )
+    check.add_argument(
         "--parse-budget",
         type=parse_budget,
         help=f"seconds a file may take to parse (default: {DEFAULT_BUDGET}, or DAGCHECK_PARSE_BUDGET)",
@@ -165,6 +171,25 @@ def evaluate(report: dict[str, Any], budget: float) -> list[Problem]:
                 others = ", ".join(p for p in paths if p != path) or path
                 problems.append(Problem(path, "DAG003", f"dag_id {dag_id!r} is also defined in {others}"))
     return problems
+
+
+def dag_index(source: Path, reports: list[tuple[CheckTarget, dict[str, Any]]]) -> dict[str, Any]:
+    """Per environment: each file Airflow parses, its SHA-256 and the DAG ids it defines, and the files it
+    never parses (.airflowignore). Files that do not import have no DAG ids: the live wait then sees
+    their import error."""
+    index: dict[str, Any] = {"version": 1, "environments": {}}
+    for target, report in reports:
+        files = {
+            file["path"]: {
+                "sha256": hashlib.sha256((source / file["path"]).read_bytes()).hexdigest(),
+                "dag_ids": sorted({dag["dag_id"] for dag in file["dags"]}),
+                "imports": not (file["import_errors"] or file["timed_out"]),
+            }
+            for file in report["files"]
+        }
+        for stage in target.stages:
+            index["environments"][stage] = {"files": files, "ignored": report.get("ignored", [])}
+    return index
 
 
 def ruff_findings(source: Path) -> list[Problem]:
@@ -461,6 +486,12 @@ def run_check(args: argparse.Namespace) -> int:
             problems = evaluate(report, args.parse_budget)
             print_report(target, report, problems, errors)
             failed = failed or any(p.rule in errors for p in problems)
+        if args.index:
+            index = dag_index(
+                args.source, [(target, report) for (target, _), report in zip(ready, reports, strict=True)]
+            )
+            args.index.parent.mkdir(parents=True, exist_ok=True)
+            args.index.write_text(json.dumps(index, indent=1, sort_keys=True))
     except (CheckSetupError, ConfigError, UnknownEnvironmentError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
@@ -309,3 +310,62 @@ def test_pins_are_what_the_mwaa_image_installs(version: str) -> None:
     assert "psycopg2-binary" in pins  # the same module as the psycopg2 left out (it has no wheels)
     # 3.0.6's bill of materials omits the providers; MWAA's user guide lists the Amazon provider it preinstalls.
     assert pins["apache-airflow-providers-amazon"] == {"3.0.6": "9.12.0", "3.2.1": "9.25.0", "3.3.1": "9.34.0"}[version]
+
+
+TWICE_WITH_BLOCKS = '''"""Two different DAGs built with `with` blocks under one dag_id: Airflow keeps one of them."""
+import pendulum
+from airflow.sdk import DAG, task
+
+ARGS = {"schedule": None, "start_date": pendulum.datetime(2026, 1, 1), "tags": ["t"], "default_args": {"owner": "o"}}
+
+with DAG(dag_id="twice_with", description="the first", **ARGS):
+    task(lambda: 1, task_id="one")()
+
+with DAG(dag_id="twice_with", description="the second", **ARGS):
+    task(lambda: 2, task_id="two")()
+'''
+AIRFLOWS_VIEW = """
+import json, sys
+try:
+    from airflow.dag_processing.dagbag import DagBag
+except ImportError:
+    from airflow.models import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+print(json.dumps({dag_id: dag.description for dag_id, dag in bag.dags.items()}))
+"""
+
+
+@pytest.mark.airflow
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_dag010_counts_distinct_dags_as_airflow_does(
+    environment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Airflow's own example_bash_operator yields one DAG object twice from `DagBag.process_file`: not two DAGs.
+    Two `with DAG("twice_with")` blocks are two DAGs, and Airflow silently keeps one of them (which one, the order
+    of a set decides)."""
+    from dagtools.check import airflow_python
+
+    [target] = targets_to_check([environment])
+    python = airflow_python(target)
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    [example] = python.parents[1].glob(
+        "lib/python3.12/site-packages/airflow/providers/standard/example_dags/example_bash_operator.py"
+    )
+    shutil.copy(example, dags / "example_bash_operator.py")
+    (dags / "twice_with_blocks.py").write_text(TWICE_WITH_BLOCKS)
+    seen = subprocess.run(
+        [str(python), "-c", AIRFLOWS_VIEW, str(dags)],
+        env={"AIRFLOW_HOME": str(tmp_path / "home"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    airflows_view = json.loads(seen.stdout.strip().splitlines()[-1])
+    assert sorted(airflows_view) == ["example_bash_operator", "twice_with"]
+    assert airflows_view["twice_with"] in ("the first", "the second")
+
+    assert main(["check", "--source", str(dags), "--environment", environment]) == 1
+    out = capsys.readouterr().out
+    assert [v for v in verdicts(out) if v[2] == "DAG010"] == [("FAIL", "twice_with_blocks.py", "DAG010")]
+    assert "dag_id 'twice_with' is defined 2 times in this file" in out
