@@ -26,7 +26,13 @@ class StatementConfig:
 
 IAM_NAME_MAX = 64
 # Every IAM role an environment's stacks name after it: `<environment_name><suffix>`.
-ROLE_NAME_SUFFIXES = ("-execution", "-dag-sync", "-status-reader", *(f"-web-{r.lower()}" for r in AIRFLOW_ROLES))
+ROLE_NAME_SUFFIXES = (
+    "-execution",
+    "-dag-sync",
+    "-dag-reader",
+    "-status-reader",
+    *(f"-web-{r.lower()}" for r in AIRFLOW_ROLES),
+)
 ENVIRONMENT_NAME_MAX_FOR_IAM = IAM_NAME_MAX - max(len(suffix) for suffix in ROLE_NAME_SUFFIXES)
 
 BOOTSTRAP_QUALIFIER = "cdk-hnb659fds"  # `cdk bootstrap`'s default qualifier and role-name prefix
@@ -104,6 +110,20 @@ class EnvironmentConfig:
     @property
     def status_reader_role_name(self) -> str:
         return f"{self.environment_name}-status-reader"
+
+    @property
+    def private_web_server(self) -> bool:
+        """MWAA refuses InvokeRestApi from outside the VPC when the web server is private."""
+        return self.webserver_access_mode == "PRIVATE_ONLY"
+
+    @property
+    def dag_reader_function_name(self) -> str:
+        """The function in the environment's VPC that reads Airflow's view of the DAGs (and its role's name)."""
+        return f"{self.environment_name}-dag-reader"
+
+    @property
+    def dag_reader_function_arn(self) -> str:
+        return f"arn:{self.partition}:lambda:{self.region}:{self.account}:function:{self.dag_reader_function_name}"
 
     def web_login_role_name(self, airflow_role: str) -> str:
         """The role (and managed policy) that logs in to the Airflow UI as `airflow_role`."""

@@ -47,9 +47,13 @@ def _loader(data_path: str | None) -> Any:
     return create_loader(data_path)
 
 
-def mwaa_client(session: Session) -> Any:
+def mwaa_client(session: Session, *, attempts: int | None = None) -> Any:
     """MWAA sends some calls to a prefixed host (api., env.); an endpoint set by hand
-    (AWS_ENDPOINT_URL_MWAA, a local test server) takes them as they are."""
+    (AWS_ENDPOINT_URL_MWAA, a local test server) takes them as they are. `attempts` overrides the
+    standard retry settings: the most attempts of one call in all (1: the caller retries itself)."""
     from botocore.config import Config
 
-    return session.client("mwaa", config=Config(inject_host_prefix=not os.environ.get("AWS_ENDPOINT_URL_MWAA")))
+    retries = {"retries": {"mode": "standard", "total_max_attempts": attempts}} if attempts else {}
+    return session.client(
+        "mwaa", config=Config(inject_host_prefix=not os.environ.get("AWS_ENDPOINT_URL_MWAA"), **retries)
+    )

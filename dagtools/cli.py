@@ -14,8 +14,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dagtools.live import CALLS_PER_ROUND, MWAA_COPY_INTERVAL, DagIndex, DagIndexError
 from dagtools.local import SourceError, check_key_lengths, scan_source
 from dagtools.options import (
     MAX_CONCURRENCY,
@@ -37,6 +38,9 @@ from dagtools.sync import (
     is_permanent,
     normalize_prefix,
 )
+
+if TYPE_CHECKING:
+    from dagtools.live import AirflowReader, Upload
 
 LISTED_NAMES = 50  # names printed per plan section; the JSON summary has them all
 PROGRESS_MIN_UPLOADS = 20
@@ -100,19 +104,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument(
         "--live-environment",
-        help="after the sync, wait until this MWAA environment has parsed the changed DAG files",
+        help="after the sync, wait until this MWAA environment serves the uploaded DAG files (needs --dag-index)",
+    )
+    sync.add_argument(
+        "--dag-index",
+        type=Path,
+        help="the DAG check's index (`python -m dagtools check --index FILE`): which DAGs each file defines, "
+        "so the wait knows what to wait for",
+    )
+    sync.add_argument(
+        "--reader-function",
+        help="ask through this Lambda function in the environment's VPC instead of calling InvokeRestApi "
+        "directly (a private web server refuses calls from outside its VPC; default with --environment: "
+        "the environment's DAG reader when its web server is PRIVATE_ONLY)",
     )
     sync.add_argument(
         "--live-timeout",
         type=option(whole_number(1, 3600), "must be a whole number of seconds from 1 to 3600"),
-        default=300,
-        help="seconds to wait for the environment to parse them (default: 300)",
+        help="seconds to wait for the environment (default: derived from its Airflow options and the upload)",
     )
     sync.add_argument(
         "--live-interval",
         type=option(positive_seconds, "must be a number of seconds above 0 and below 3600"),
-        default=10.0,
-        help="seconds between two questions to the environment (default: 10)",
+        default=5.0,
+        help="seconds between two rounds of questions to the environment (default: 5)",
+    )
+    sync.add_argument(
+        "--live-calls-per-round",
+        type=option(whole_number(3, 100), "must be a whole number from 3 to 100"),
+        default=CALLS_PER_ROUND,
+        help=f"the most questions one round asks, however many DAGs the environment has (default: {CALLS_PER_ROUND})",
+    )
+    sync.add_argument(
+        "--copy-interval",
+        type=option(positive_seconds, "must be a number of seconds above 0 and below 3600"),
+        default=MWAA_COPY_INTERVAL,
+        help=f"how often MWAA copies the bucket to its containers (default: {MWAA_COPY_INTERVAL:g} s, MWAA's; "
+        "only an emulator differs)",
     )
     sync.set_defaults(handler=run_sync)
 
@@ -182,7 +210,9 @@ def stop_on_signals() -> Iterator[list[int]]:
 
 
 def _target_from_config(args: argparse.Namespace) -> None:
-    """Fill --bucket and --expected-bucket-owner from config when --environment is given."""
+    """With --environment, what config says of it: the bucket, its owner and region, the Airflow options
+    the live wait's timing follows and, for a private web server, the reader function to ask through."""
+    args.airflow_options = {}
     if not args.environment:
         return
     from config import ConfigError, UnknownEnvironmentError, load_config
@@ -194,6 +224,9 @@ def _target_from_config(args: argparse.Namespace) -> None:
     args.bucket = args.bucket or env.bucket_name
     args.expected_bucket_owner = args.expected_bucket_owner or env.account
     args.region = args.region or env.region
+    args.airflow_options = dict(env.airflow_configuration_options)
+    if env.private_web_server and args.live_environment == env.environment_name:
+        args.reader_function = args.reader_function or env.dag_reader_function_name
 
 
 def aws_session(args: argparse.Namespace) -> Any:
@@ -212,12 +245,19 @@ def s3_client(session: Any, concurrency: int) -> Any:
     return session.client("s3", config=config)
 
 
-def airflow_api(session: Any, environment_name: str) -> Any:
-    """Airflow's REST API of one environment, through MWAA's InvokeRestApi."""
-    from dagtools.aws import mwaa_client
-    from dagtools.live import AirflowApi
+def airflow_reader(session: Any, environment_name: str, reader_function: str | None) -> AirflowReader:
+    """Airflow's REST API of one environment: through MWAA's InvokeRestApi, or through the environment's
+    reader function inside its VPC when its web server is private. No retries inside a call: a throttled
+    or failed call ends the wait's round, which pauses longer when throttled, so every call counts."""
+    from botocore.config import Config
 
-    return AirflowApi(mwaa_client(session), environment_name)
+    from dagtools.aws import mwaa_client
+    from dagtools.live import InvokeRestApi, ReaderFunction
+
+    if reader_function:
+        once = Config(retries={"mode": "standard", "total_max_attempts": 1})
+        return ReaderFunction(session.client("lambda", config=once), reader_function)
+    return InvokeRestApi(mwaa_client(session, attempts=1), environment_name)
 
 
 def is_deployed(args: argparse.Namespace) -> bool:
@@ -285,6 +325,9 @@ def _sync(args: argparse.Namespace, signals: list[int]) -> int:
         retry_settings()
         files, rules = scan_source(args.source)
         check_key_lengths(files, args.prefix)
+        index = _dag_index(args)
+        if index:
+            index.verify({path: file.sha256 for path, file in files.items()})
         if args.deployed_parameter and not is_deployed(args):
             print(
                 f"s3://{args.bucket}: the environment is not deployed yet ({args.deployed_parameter} is not set), "
@@ -319,9 +362,12 @@ def _sync(args: argparse.Namespace, signals: list[int]) -> int:
             unchanged=len(plan.unchanged),
             list_pages=remote.list_pages,
         )
+        uploads = index.uploads({p: files[p].path.read_bytes() for p in plan.uploads}, set(plan.added)) if index else []
         if args.dry_run:
             print("Dry run: nothing changed.", file=out)
             return _finish(args, summary, 0)
+        reader = airflow_reader(session, args.live_environment, args.reader_function) if index else None
+        baseline = _errors_before(reader, uploads, out) if reader else None
         syncer.apply(plan, files, remote, progress=Progress(out))
         seconds = time.monotonic() - started
         summary["seconds"] = round(seconds, 3)
@@ -329,10 +375,10 @@ def _sync(args: argparse.Namespace, signals: list[int]) -> int:
             f"Done in {seconds:.1f} s: uploaded {len(plan.uploads)}, deleted {len(plan.deleted)}.",
             file=out,
         )
-        if args.live_environment:
-            return _wait_until_live(args, session, {p: files[p].path.read_bytes() for p in plan.uploads}, summary)
+        if reader:
+            return _wait_until_live(args, reader, uploads, baseline, summary)
         return _finish(args, summary, 0)
-    except (SourceError, SafetyError) as error:
+    except (SourceError, SafetyError, DagIndexError) as error:
         return _fail(args, summary, f"error: {error}", 2)
     except SyncInterrupted as stopped:
         name = signal.Signals(signals[0]).name
@@ -362,28 +408,77 @@ def _sync(args: argparse.Namespace, signals: list[int]) -> int:
         return _fail(args, summary, f"error: {error_code(error) or type(error).__name__}: {error} ({advice})", 1)
 
 
-def _wait_until_live(args: argparse.Namespace, session: Any, changed: dict[str, bytes], summary: dict[str, Any]) -> int:
-    """Wait for the environment's DAG processor to parse the changed DAG files; fail on their import errors."""
-    from dagtools.live import dag_files, wait_until_live
+def _dag_index(args: argparse.Namespace) -> DagIndex | None:
+    """The DAG check's index, which the live wait needs to know what to wait for; None without a wait."""
+    if not args.live_environment:
+        return None
+    if not args.dag_index:
+        raise DagIndexError(
+            "--live-environment needs the DAG check's index to know which files define which DAGs: "
+            "run `python -m dagtools check --index FILE` first and pass --dag-index FILE"
+        )
+    return DagIndex.read(args.dag_index, args.environment)
+
+
+def _errors_before(reader: AirflowReader, uploads: list[Upload], out: Any) -> dict[str, str] | None:
+    """The import errors of the files about to change, before they do: after the sync, the same error
+    may only be Airflow re-parsing the old copy until MWAA copies the new one."""
+    from dagtools.live import LiveError, import_errors_of
+
+    changed = [u.path for u in uploads if not u.added]
+    try:
+        return import_errors_of(reader, changed) if changed else {}
+    except LiveError as error:
+        print(
+            f"note: the import errors before the sync could not be read ({error}); an error counts only once "
+            "it is newer than MWAA's copy",
+            file=out,
+        )
+        return None
+
+
+def _wait_until_live(
+    args: argparse.Namespace,
+    reader: AirflowReader,
+    uploads: list[Upload],
+    baseline: dict[str, str] | None,
+    summary: dict[str, Any],
+) -> int:
+    """Wait until the environment serves the uploaded DAG files; fail on their import errors."""
+    from dagtools.live import Timings, wait_until_live
 
     out = sys.stderr if args.json else sys.stdout
     name = args.live_environment
-    if not dag_files(changed):
-        print(f"{name}: no DAG file changed, nothing to wait for.", file=out)
+    waited = [u for u in uploads if u.dag_ids or not u.imports]
+    if not waited:
+        print(f"{name}: no file that defines a DAG changed, nothing to wait for.", file=out)
         return _finish(args, summary, 0)
-    print(
-        f"{name}: waiting (at most {args.live_timeout} s) for Airflow to parse {len(dag_files(changed))} file(s) ...",
-        file=out,
+    timings = Timings.from_options(args.airflow_options, args.copy_interval)
+    timeout = args.live_timeout or timings.timeout(
+        waited, interval=args.live_interval, calls_per_round=args.live_calls_per_round
     )
+    how = f" through {args.reader_function}" if args.reader_function else ""
+    print(f"{name}: waiting (at most {timeout:.0f} s){how} until Airflow serves {len(waited)} file(s) ...", file=out)
     result = wait_until_live(
-        airflow_api(session, name),
-        changed,
+        reader,
+        uploads,
+        baseline=baseline,
         synced_at=time.time(),
-        timeout=args.live_timeout,
+        timeout=timeout,
+        copy_lag=timings.copy_lag,
         interval=args.live_interval,
+        calls_per_round=args.live_calls_per_round,
     )
     summary.update(
-        live=result.live, import_errors=result.failed, not_parsed=result.pending, live_seconds=round(result.seconds)
+        live=result.live,
+        import_errors=result.failed,
+        not_parsed=result.pending,
+        live_seconds=round(result.seconds),
+        live_timeout=timeout,
+        live_calls=result.calls,
+        live_rounds=result.rounds,
+        live_most_calls_in_a_round=result.most_calls_in_a_round,
+        live_throttled_rounds=result.throttled_rounds,
     )
     for path, trace in result.failed.items():
         print(f"IMPORT ERROR {path} in {name}:\n{trace}", file=sys.stderr)
@@ -396,12 +491,14 @@ def _wait_until_live(args: argparse.Namespace, session: Any, changed: dict[str, 
         return _fail(
             args,
             summary,
-            f"error: {name} did not parse {', '.join(result.pending)} within {args.live_timeout} s "
+            f"error: {name} did not serve {', '.join(result.pending)} within {timeout:.0f} s "
             f"(is the environment available? see `python -m dagtools status`){why}",
             1,
         )
     print(
-        f"{name}: live in {result.seconds:.0f} s ({len(result.live)} file(s) parsed with their new content).", file=out
+        f"{name}: live in {result.seconds:.0f} s ({len(result.live)} file(s) served with their new content, "
+        f"{result.calls} call(s) in {result.rounds} round(s)).",
+        file=out,
     )
     return _finish(args, summary, 0)
 
@@ -409,7 +506,7 @@ def _wait_until_live(args: argparse.Namespace, session: Any, changed: dict[str, 
 def run_status(args: argparse.Namespace) -> int:
     """The commit the bucket's manifest records, drift between bucket and manifest, the import errors."""
     from config import ConfigError, UnknownEnvironmentError, load_config
-    from dagtools.live import LiveError
+    from dagtools.live import LiveError, all_import_errors
     from dagtools.local import IgnoreRules
 
     try:
@@ -431,9 +528,11 @@ def run_status(args: argparse.Namespace) -> int:
         report["edited"] = sorted(
             p for p, e in remote.manifest.items() if p in remote.etags and remote.etags[p] != e.etag
         )
+        reader = airflow_reader(
+            session, env.environment_name, env.dag_reader_function_name if env.private_web_server else None
+        )
         report["import_errors"] = {
-            error.get("filename"): error.get("stack_trace")
-            for error in airflow_api(session, env.environment_name).import_errors()
+            error.get("filename"): error.get("stack_trace") for error in all_import_errors(reader)
         }
     except LiveError as error:
         print(f"error: {error}", file=sys.stderr)

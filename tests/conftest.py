@@ -169,4 +169,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SYNTHESIZED & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("synthesized"))
+        emulated = getattr(item, "callspec", None) and item.callspec.params.get("emulation")  # type: ignore[attr-defined]
+        if emulated:  # each Airflow version's emulation starts once, on one worker (tests/test_live.py)
+            item.add_marker(pytest.mark.xdist_group(f"emulated-{emulated}"))
     items.sort(key=lambda item: item.get_closest_marker("airflow") is None)

@@ -262,18 +262,18 @@ def test_replacing_or_removing_the_environment_key_is_refused(action: str) -> No
 def test_an_available_environment_is_recorded_as_deployed(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Over HTTP: GetEnvironment from the local MWAA server, then the SSM record (moto) the DAG pipeline
-    waits for, holding the commit; nothing is recorded while the environment is not available."""
+    """Over HTTP: GetEnvironment from MWAA's API (tests/mwaa_front.py), then the SSM record (moto) the DAG
+    pipeline waits for, holding the commit; nothing is recorded while the environment is not available."""
     import boto3
 
     from deploytools.environment_status import main
-    from tests.mwaa_server import FakeAirflow, MwaaServer
+    from tests.mwaa_front import FrontEnvironment, MwaaFront
     from tests.s3server import S3Server, client_environment
 
     arguments = ["--name", "mwaa-dev", "--region", "eu-west-1", "--timeout-minutes", "0"]
     arguments += ["--record-parameter", "/mwaa-platform/deployed/dev"]
-    airflow = FakeAirflow(s3=None, bucket="unused", environment_name="mwaa-dev")
-    with S3Server() as server, MwaaServer(airflow) as mwaa:
+    with S3Server() as server, MwaaFront() as mwaa:
+        airflow = mwaa.add(FrontEnvironment("mwaa-dev", airflow=None, status="CREATING"))
         for name, value in {**client_environment(server.url), "AWS_ENDPOINT_URL_SSM": server.url}.items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("AWS_ENDPOINT_URL_MWAA", mwaa.url)
