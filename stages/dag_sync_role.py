@@ -12,7 +12,8 @@ from stages.tools_trust import tools_roles
 
 class DagSyncRole(Construct):
     """List the `dags/` prefix, read, write and delete objects under it, and read Airflow's view of the
-    DAGs as its Viewer (to confirm a sync went live); trusted by two tools-account roles.
+    DAGs as its Viewer, directly or, for a private web server, through the environment's DAG reader (to
+    confirm a sync went live); trusted by two tools-account roles.
 
     requirements.txt, plugins.zip and startup.sh live beside `dags/` and go through CloudFormation
     (an environment update), so this role cannot touch them.
@@ -43,17 +44,27 @@ class DagSyncRole(Construct):
                 resources=[dags_arn],
             ),
         ]
-        statements.append(
-            iam.PolicyStatement(
-                sid="ReadAirflowAsViewer",
-                actions=["airflow:InvokeRestApi"],
-                # Airflow's least role that can read DAGs, their sources and import errors, in this environment.
-                resources=[
-                    f"arn:{env_config.partition}:airflow:{env_config.region}:{env_config.account}:role/"
-                    f"{env_config.environment_name}/Viewer"
-                ],
+        if env_config.private_web_server:
+            # MWAA refuses InvokeRestApi from outside a private web server's VPC: the reader inside it asks.
+            statements.append(
+                iam.PolicyStatement(
+                    sid="AskTheDagReader",
+                    actions=["lambda:InvokeFunction"],
+                    resources=[env_config.dag_reader_function_arn],
+                )
             )
-        )
+        else:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="ReadAirflowAsViewer",
+                    actions=["airflow:InvokeRestApi"],
+                    # Airflow's least role that reads DAGs, their sources and import errors, in this environment.
+                    resources=[
+                        f"arn:{env_config.partition}:airflow:{env_config.region}:{env_config.account}:role/"
+                        f"{env_config.environment_name}/Viewer"
+                    ],
+                )
+            )
         if key_arn:
             statements.append(
                 iam.PolicyStatement(

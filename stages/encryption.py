@@ -41,13 +41,15 @@ def flow_log_group_name(env_config: EnvironmentConfig) -> str:
 
 def log_groups_arns(env_config: EnvironmentConfig, partition: str) -> list[str]:
     """Every log group of this environment the key encrypts: MWAA's own (`airflow-<name>-*`), the VPC
-    flow logs (`/mwaa/<name>/*`) and the MWAA stack's custom-resource function's
-    (`/aws/lambda/<stage>-mwaa-*`: CloudFormation names the function after its stack)."""
+    flow logs (`/mwaa/<name>/*`), the MWAA stack's custom-resource function's
+    (`/aws/lambda/<stage>-mwaa-*`: CloudFormation names the function after its stack) and the DAG
+    reader's (`/aws/lambda/<name>-dag-reader`)."""
     prefix = f"arn:{partition}:logs:{env_config.region}:{env_config.account}:log-group:"
     return [
         f"{prefix}airflow-{env_config.environment_name}-*",
         f"{prefix}/mwaa/{env_config.environment_name}/*",
         f"{prefix}/aws/lambda/{env_config.stage}-mwaa-*",
+        f"{prefix}/aws/lambda/{env_config.dag_reader_function_name}",
     ]
 
 

@@ -6,6 +6,7 @@ from aws_cdk import CfnOutput, aws_logs as logs, aws_mwaa as mwaa
 from constructs import Construct
 
 from config import DAGS_PREFIX, EnvironmentConfig, PipelineConfig
+from stages.dag_reader import DagReader
 from stages.environment_stack import EnvironmentStack
 from stages.execution_role import ExecutionRole
 from stages.log_retention import MwaaLogRetention
@@ -93,6 +94,16 @@ class MwaaStack(EnvironmentStack):
 
         if env_config.web_access:
             WebAccess(self, "WebAccess", env_config=env_config)
+        if env_config.private_web_server:
+            DagReader(
+                self,
+                "DagReader",
+                env_config=env_config,
+                vpc=network.vpc,
+                subnets=network.private_subnets,
+                security_group=network.security_group,
+                key=storage.key,
+            )
         retention = MwaaLogRetention(self, "LogRetention", env_config=env_config)
         retention.node.add_dependency(self.airflow_environment)
         if storage.key:

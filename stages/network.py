@@ -62,9 +62,14 @@ class NetworkStack(EnvironmentStack):
         self.security_group.add_ingress_rule(
             self.security_group, ec2.Port.all_traffic(), "MWAA components talk to each other"
         )
+        self.private_subnets = list(subnets)
         self.private_subnet_ids = [subnet.subnet_id for subnet in subnets]
         if env_config.endpoints:
-            self._add_endpoints(ec2.SubnetSelection(subnets=subnets))
+            self._add_endpoints(ec2.SubnetSelection(subnets=subnets), INTERFACE_ENDPOINTS)
+        elif env_config.private_web_server and env_config.endpoint_management == "SERVICE":
+            # The DAG reader calls InvokeRestApi from inside the VPC, through MWAA's env endpoint (with
+            # CUSTOMER management the VPC's owner provides the endpoints).
+            self._add_endpoints(ec2.SubnetSelection(subnets=subnets), ("airflow.env",))
 
     def _new_vpc(self, env_config: EnvironmentConfig, key: kms.IKey | None) -> ec2.Vpc:
         private = ec2.SubnetType.PRIVATE_WITH_EGRESS if env_config.nat_gateways else ec2.SubnetType.PRIVATE_ISOLATED
@@ -102,8 +107,9 @@ class NetworkStack(EnvironmentStack):
         )
         return vpc
 
-    def _add_endpoints(self, subnets: ec2.SubnetSelection) -> None:
-        """Interface endpoints with private DNS, reachable on 443 from the MWAA security group only."""
+    def _add_endpoints(self, subnets: ec2.SubnetSelection, services: tuple[str, ...]) -> None:
+        """Interface endpoints with private DNS, reachable on 443 from the MWAA security group only; with
+        all of them, S3's gateway endpoint too."""
         endpoint_group = ec2.SecurityGroup(
             self,
             "EndpointSecurityGroup",
@@ -112,7 +118,7 @@ class NetworkStack(EnvironmentStack):
             allow_all_outbound=False,
         )
         endpoint_group.add_ingress_rule(self.security_group, ec2.Port.tcp(443), "MWAA reaches AWS services")
-        for service in INTERFACE_ENDPOINTS:
+        for service in services:
             self.vpc.add_interface_endpoint(
                 f"Endpoint-{service}",
                 service=ec2.InterfaceVpcEndpointAwsService(service),
@@ -121,4 +127,5 @@ class NetworkStack(EnvironmentStack):
                 security_groups=[endpoint_group],
                 open=False,
             )
-        self.vpc.add_gateway_endpoint("S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[subnets])
+        if services == INTERFACE_ENDPOINTS:
+            self.vpc.add_gateway_endpoint("S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[subnets])

@@ -125,7 +125,9 @@ def test_the_dag_sync_cannot_touch_them(templates: dict[str, dict[str, Any]]) ->
     roles = [r["Properties"] for r in templates["prod-storage"]["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
     [sync] = [r for r in roles if r.get("RoleName") == "mwaa-prod-dag-sync"]
     for statement in sync["Policies"][0]["PolicyDocument"]["Statement"]:
-        if statement["Action"] not in ("s3:ListBucket", "airflow:InvokeRestApi") and "kms" not in str(
-            statement["Action"]
-        ):
+        if statement["Action"] not in (
+            "s3:ListBucket",
+            "airflow:InvokeRestApi",
+            "lambda:InvokeFunction",
+        ) and "kms" not in str(statement["Action"]):
             assert statement["Resource"].endswith("/dags/*")

@@ -152,6 +152,7 @@ def test_environment_takes_every_field_from_config(
     assert props["DagS3Path"] == "dags"
     assert props["AirflowConfigurationOptions"] == {
         "core.default_task_retries": {"dev": "1", "prod": "2"}[stage],
+        "dag_processor.refresh_interval": "20",  # our default: new DAG files found within 20 s, not 300 s
         **(
             {
                 "secrets.backend": "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend",
@@ -311,8 +312,8 @@ def test_every_role_in_the_environments_carries_the_permissions_boundary(
                 boundary = role["Properties"]["PermissionsBoundary"]
                 assert boundary == f"arn:aws:iam::{env.account}:policy/mwaa-platform-boundary"
     # Each: flow logs, default-SG restriction, DAG sync, execution, status reader, custom-resource
-    # function (log retention); dev also S3 auto-delete.
-    assert roles == 13
+    # function (log retention); dev also S3 auto-delete, prod (a private web server) the DAG reader.
+    assert roles == 14
 
 
 def test_workers_are_replaced_gracefully(templates: dict[str, Template]) -> None:
@@ -379,21 +380,23 @@ def test_alarms_go_to_the_configured_topic(templates: dict[str, Template]) -> No
 
 
 def test_every_log_group_the_stacks_create_uses_the_environment_key(templates: dict[str, Template]) -> None:
-    """With a customer-managed key (prod): the VPC flow logs and CDK's custom-resource function log with it,
-    under names the key policy lets CloudWatch Logs use it for."""
+    """With a customer-managed key (prod): the VPC flow logs, CDK's custom-resource function and the DAG reader
+    log with it, under names the key policy lets CloudWatch Logs use it for."""
     groups = {
         stack: resources(templates[f"prod-{stack}"], "AWS::Logs::LogGroup") for stack in ("network", "storage", "mwaa")
     }
-    assert sum(len(found) for found in groups.values()) == 2
+    assert sum(len(found) for found in groups.values()) == 3
     [flow] = groups["network"].values()
     assert flow["Properties"]["LogGroupName"] == "/mwaa/mwaa-prod/vpc-flow-logs"
     assert flow["Properties"]["KmsKeyId"]["Fn::GetStackOutput"]["StackName"] == "prod-storage"
-    [provider] = groups["mwaa"].values()
+    [reader] = [
+        g for g in groups["mwaa"].values() if g["Properties"]["LogGroupName"] == "/aws/lambda/mwaa-prod-dag-reader"
+    ]
+    [provider] = [g for g in groups["mwaa"].values() if g is not reader]
     assert provider["Properties"]["LogGroupName"]["Fn::Join"][1][0] == "/aws/lambda/"  # the function is prod-mwaa-...
-    assert (
-        provider["Properties"]["KmsKeyId"]
-        == the_resource(templates["prod-mwaa"], "AWS::MWAA::Environment")["Properties"]["KmsKey"]
-    )
+    environment_key = the_resource(templates["prod-mwaa"], "AWS::MWAA::Environment")["Properties"]["KmsKey"]
+    assert provider["Properties"]["KmsKeyId"] == environment_key
+    assert reader["Properties"]["KmsKeyId"] == environment_key
     assert "KmsKeyId" not in json.dumps(resources(templates["dev-network"], "AWS::Logs::LogGroup"))  # no key in dev
 
 
@@ -413,7 +416,12 @@ def test_the_environment_key_encrypts_bucket_environment_and_logs(templates: dic
     ]
     assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
     prefix = "arn:aws:logs:eu-west-1:222222222222:log-group:"
-    allowed = [f"{prefix}airflow-mwaa-prod-*", f"{prefix}/mwaa/mwaa-prod/*", f"{prefix}/aws/lambda/prod-mwaa-*"]
+    allowed = [
+        f"{prefix}airflow-mwaa-prod-*",
+        f"{prefix}/mwaa/mwaa-prod/*",
+        f"{prefix}/aws/lambda/prod-mwaa-*",
+        f"{prefix}/aws/lambda/mwaa-prod-dag-reader",
+    ]
     assert logs["Condition"] == {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": allowed}}
     assert "kms:PutKeyPolicy" not in json.dumps(logs)
     environment = the_resource(mwaa, "AWS::MWAA::Environment")["Properties"]
