@@ -7,7 +7,9 @@ the same steps. Execution mode SUPERSEDED: a newer commit replaces one still wai
 One build before the first environment validates and syncs (the check gates the sync inside it, and
 a second CodeBuild start-up is saved); each later environment syncs after its approval on Lambda
 compute, which starts in seconds and fits a boto3-only sync (no Airflow, no cache, well under its
-15-minute limit). Each sync then waits until the environment has parsed the changed files.
+15-minute limit). Each sync then waits until the environment serves the uploaded DAG files. The first
+build's output (the checked source and the check's index of which DAGs each file defines) is what the
+later environments sync and wait for.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ class DagPipeline(Construct):
             ),
         )
 
+        checked = codepipeline.Artifact("Checked")
         stages = [codepipeline.StageProps(stage_name="Source", actions=[source])]
         for index, env in enumerate(project.environments):
             steps: list[codepipeline.IAction] = []
@@ -119,7 +122,8 @@ class DagPipeline(Construct):
                 actions.CodeBuildAction(
                     action_name="CheckAndSyncDags" if index == 0 else "SyncDags",
                     project=check_and_sync if index == 0 else sync,
-                    input=source_output,
+                    input=source_output if index == 0 else checked,
+                    outputs=[checked] if index == 0 else None,
                     run_order=2,
                     environment_variables={
                         name: codebuild.BuildEnvironmentVariable(value=value)

@@ -125,6 +125,13 @@ class DeliveryPipelineStack(Stack):
                 resources=[config.deployed_parameter_arn(e.stage) for e in project.environments],
             )
         )
+        status_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="StartDagPipelineOnFirstDeploy",
+                actions=["codepipeline:StartPipelineExecution"],
+                resources=[self.format_arn(service="codepipeline", resource=config.dag_pipeline_name)],
+            )
+        )
         for index, stage in enumerate(stages):
             self._deploy(
                 stage,

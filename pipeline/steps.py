@@ -77,14 +77,16 @@ def environment_status_step(
     source: pipelines.IFileSetProducer,
     role: iam.IRole,
 ) -> pipelines.CodeBuildStep:
-    """Wait for AVAILABLE, then record the environment as deployed (the DAG pipeline syncs only then)."""
+    """Wait for AVAILABLE, then record the environment as deployed (the DAG pipeline syncs only then); the
+    first time, start the DAG pipeline, so DAG commits pushed during the create reach the environment."""
     return tool_step(
         f"CheckAvailable-{env_config.stage}",
         source=source,
         role=role,
         command=f"python -m deploytools.environment_status --name {env_config.environment_name}"
         f" --role-arn {env_config.status_reader_role_arn} --region {env_config.region}"
-        f" --record-parameter {pipeline_config.deployed_parameter(env_config.stage)}",
+        f" --record-parameter {pipeline_config.deployed_parameter(env_config.stage)}"
+        f" --start-pipeline {pipeline_config.dag_pipeline_name}",
     )
 
 

@@ -363,7 +363,15 @@ def test_dag_sync_role_writes_only_under_dags(
             "Resource": f"{bucket}/dags/*",
             "Sid": "WriteDags",
         },
+        # A private web server (prod) is read through the DAG reader in its VPC; a public one directly.
         {
+            "Action": "lambda:InvokeFunction",
+            "Effect": "Allow",
+            "Resource": f"arn:aws:lambda:eu-west-1:{env.account}:function:{env.environment_name}-dag-reader",
+            "Sid": "AskTheDagReader",
+        }
+        if env.private_web_server
+        else {
             "Action": "airflow:InvokeRestApi",
             "Effect": "Allow",
             "Resource": f"arn:aws:airflow:eu-west-1:{env.account}:role/{env.environment_name}/Viewer",
