@@ -332,6 +332,7 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
         weekly_maintenance_window_start=window,
         airflow_configuration_options=frozen_mapping(
             {
+                **rules.DEFAULT_AIRFLOW_OPTIONS,
                 **rules.secrets_backend_options(access["secrets_manager_prefix"]),
                 **options,
             }

@@ -56,8 +56,9 @@ def test_defaults_fill_what_is_left_out() -> None:
     assert (env.min_workers, env.max_workers, env.schedulers) == (1, 2, 2)
     assert env.weekly_maintenance_window_start == "SUN:03:00"
     assert dict(env.log_levels) == dict.fromkeys(("dag_processing", "scheduler", "task", "webserver", "worker"), "INFO")
-    # MWAA itself forces core.load_examples off (and refuses other values silently): nothing to set.
-    assert dict(env.airflow_configuration_options) == {}
+    # MWAA itself forces core.load_examples off (and refuses other values silently); new DAG files are
+    # found every 20 s instead of Airflow's 300 s.
+    assert dict(env.airflow_configuration_options) == {"dag_processor.refresh_interval": "20"}
     assert env.allow_replacement is False
 
 
