@@ -239,6 +239,15 @@ def test_step_roles_reach_only_their_targets(pipeline_template: Template) -> Non
     assert [s for s in status if s.get("Sid") == "RecordDeployed"] == [
         {"Action": "ssm:PutParameter", "Effect": "Allow", "Resource": parameters, "Sid": "RecordDeployed"}
     ]
+    # The first record of an environment starts the DAG pipeline, and that is all it may start.
+    assert [s for s in status if s.get("Sid") == "StartDagPipelineOnFirstDeploy"] == [
+        {
+            "Action": "codepipeline:StartPipelineExecution",
+            "Effect": "Allow",
+            "Resource": "arn:aws:codepipeline:eu-west-1:999999999999:mwaa-platform-dags",
+            "Sid": "StartDagPipelineOnFirstDeploy",
+        }
+    ]
     sync = step_policy(pipeline_template, "mwaa-platform-dag-sync")
     assert [s for s in sync if s.get("Sid") == "ReadDeployed"] == [
         {"Action": "ssm:GetParameter", "Effect": "Allow", "Resource": parameters, "Sid": "ReadDeployed"}
@@ -303,6 +312,33 @@ def test_later_syncs_run_on_lambda_compute_and_the_first_on_the_standard_image(p
     assert later["Environment"]["Type"] == "LINUX_LAMBDA_CONTAINER"
     assert later["Environment"]["Image"] == "aws/codebuild/amazonlinux-x86_64-lambda-standard:python3.12"
     assert later["Environment"]["EnvironmentVariables"] == [{"Name": "DAG_STEP", "Type": "PLAINTEXT", "Value": "sync"}]
+
+
+def test_later_syncs_take_the_checked_source_and_its_dag_index(pipeline_template: Template) -> None:
+    """The first build's output (the source and the check's index) is the later environments' input; the
+    buildspec passes the index on and waits with it."""
+    import yaml  # type: ignore[import-untyped]
+
+    dags = pipeline_named(pipeline_template, "mwaa-platform-dags")
+    builds = {a["Name"]: a for s in dags["Stages"] for a in s["Actions"] if "ProjectName" in a.get("Configuration", {})}
+    assert builds["CheckAndSyncDags"]["InputArtifacts"] == [{"Name": "Source"}]
+    assert builds["CheckAndSyncDags"]["OutputArtifacts"] == [{"Name": "Checked"}]
+    assert builds["SyncDags"]["InputArtifacts"] == [{"Name": "Checked"}]
+    buildspec = yaml.safe_load((ROOT / "buildspec.yml").read_text())
+    index = buildspec["env"]["variables"]["DAG_INDEX"]
+    commands = "\n".join(buildspec["phases"]["build"]["commands"])
+    assert 'scripts/dags-check.sh --index "$DAG_INDEX"' in commands and '--dag-index "$DAG_INDEX"' in commands
+    assert index.split("/")[0] + "/**/*" in buildspec["artifacts"]["files"]
+    assert not any(".venv" in pattern for pattern in buildspec["artifacts"]["files"])  # no Airflow venv passed on
+
+
+def test_an_environment_deployed_for_the_first_time_starts_the_dag_pipeline(pipeline_template: Template) -> None:
+    main = pipeline_named(pipeline_template, "mwaa-platform")
+    projects = resources(pipeline_template, "AWS::CodeBuild::Project")
+    for stage in ("dev", "prod"):
+        [action] = [a for s in main["Stages"] for a in s["Actions"] if a["Name"] == f"mwaa.CheckAvailable-{stage}"]
+        spec = projects[action["Configuration"]["ProjectName"]["Ref"]]["Properties"]["Source"]["BuildSpec"]
+        assert f"--record-parameter /mwaa-platform/deployed/{stage} --start-pipeline mwaa-platform-dags" in spec
 
 
 def test_dag_pipeline_starts_when_dags_change(pipeline_template: Template) -> None:
