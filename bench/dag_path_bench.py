@@ -94,6 +94,7 @@ def one_run(label: str, server: S3Server, scratch: Path, uv_cache: Path) -> dict
         "PIP_NO_CACHE_DIR": "1",
         **client_environment(server.url),
         "AWS_ENDPOINT_URL_STS": server.url,
+        "DAG_ENVIRONMENT": "dev",
         "DAG_BUCKET": bucket,
         "DAG_BUCKET_OWNER": ACCOUNT,
         "DAG_SYNC_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/mwaa-dev-dag-sync",

@@ -119,7 +119,8 @@ class BucketCopier:
     def __init__(self, s3: Any, bucket: str, prefix: str, folder: Path, interval: float) -> None:
         self.s3, self.bucket, self.prefix, self.folder, self.interval = s3, bucket, prefix, folder, interval
         self.etags: dict[str, str] = {}
-        self.copies = 0
+        self.last_copy = time.time()  # when the latest copy started
+        self.held = threading.Event()  # set: copies wait (a test that needs Airflow to act before MWAA copies)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="mwaa-copier")
 
@@ -132,11 +133,13 @@ class BucketCopier:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            with contextlib.suppress(Exception):  # a bucket being emptied between list and get: next round
-                self.copy_once()
+            if not self.held.is_set():
+                with contextlib.suppress(Exception):  # a bucket being emptied between list and get: next round
+                    self.copy_once()
             self._stop.wait(self.interval)
 
     def copy_once(self) -> None:
+        self.last_copy = time.time()
         listed: dict[str, tuple[str, str]] = {}
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
             for item in page.get("Contents", []):
@@ -159,7 +162,6 @@ class BucketCopier:
             with contextlib.suppress(FileNotFoundError):
                 (self.folder / relative).unlink()
             del self.etags[relative]
-        self.copies += 1
 
 
 class AirflowEmulation:

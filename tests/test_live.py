@@ -3,7 +3,7 @@
 Each environment is the real Airflow of its version with MWAA's packages (tests/airflow_emulation.py):
 its API server and DAG processor, MWAA's auth manager and a Viewer user, a DAG folder that a copier
 fills from the environment's bucket on moto's S3 server as MWAA does, with the intervals scaled down
-(copy every 2 s instead of 30 s, new files found every 3 s, re-parse after 2 s). In front of it,
+(copy every 2 s instead of 30 s, new files found every 3 s, re-parse after 5 s). In front of it,
 MWAA's InvokeRestApi as its API documents it (tests/mwaa_front.py), and for a private web server
 Lambda's Invoke running the DAG reader function (tests/lambda_front.py). The client under test talks to
 both through botocore, as in CodeBuild.
@@ -14,10 +14,12 @@ cases where Airflow's own behaviour decides run on both versions.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+import threading
 import time
 import uuid
 import zipfile
@@ -30,7 +32,7 @@ import pytest
 
 from dagtools.check import CheckTarget, airflow_python, dag_index, probe
 from dagtools.cli import main
-from dagtools.live import PATH_MAX, InvokeRestApi, wait_until_live
+from dagtools.live import PATH_MAX, InvokeRestApi, parse_time, wait_until_live
 from tests.airflow_emulation import AirflowEmulation
 from tests.lambda_front import Function, LambdaFront
 from tests.mwaa_front import FrontEnvironment, MwaaFront, TokenBucket
@@ -42,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COPY_INTERVAL = 2.0
 SCALED_OPTIONS = {
     "dag_processor.refresh_interval": "3",
-    "dag_processor.min_file_process_interval": "2",
+    "dag_processor.min_file_process_interval": "5",
     "dag_processor.bundle_refresh_check_interval": "1",
 }
 VERSIONS = {"3.3.1": "dev", "3.2.1": "prod"}
@@ -253,9 +255,45 @@ def test_an_import_error_fails_the_step_and_its_fix_goes_live(
     assert "could not import 1 file(s): orders.py" in summary["error"]
 
     write(source, {"orders.py": DAG.format(dag_id=dag_id)})
-    code, summary = sync(env, source, index_of(source, tmp_path / "i.json", {"orders.py": [dag_id]}), capsys)
+    index = index_of(source, tmp_path / "i.json", {"orders.py": [dag_id]})
+    with old_copy_parsed_again_before_the_copy(env, "dags/orders.py"):
+        code, summary = sync(env, source, index, capsys)
     assert code == 0, summary
     assert summary["live"] == ["orders.py"] and summary["import_errors"] == {}
+
+
+@contextlib.contextmanager
+def old_copy_parsed_again_before_the_copy(env: Emulated, key: str) -> Iterator[None]:
+    """MWAA's copy waits until Airflow has re-parsed the old, broken copy after the fix was uploaded: the
+    order a real environment meets every other time (both happen every 30 s), made certain here."""
+    copier = env.airflow.copier
+    copier.held.set()
+    uploaded = threading.Event()
+
+    def release() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            head = env.s3.list_objects_v2(Bucket=env.bucket, Prefix=key).get("Contents", [])
+            if head and head[0]["ETag"] != copier.etags.get(key[len("dags/") :]):
+                uploaded.set()
+                break
+            time.sleep(0.2)
+        after = time.time()
+        while time.monotonic() < deadline:
+            errors = env.airflow.request("GET", "/importErrors", "", None, 10)[1]["import_errors"]
+            if any(e["filename"] == key[len("dags/") :] and parse_time(e["timestamp"]) > after for e in errors):
+                break
+            time.sleep(0.2)
+        copier.held.clear()
+
+    releaser = threading.Thread(target=release, daemon=True)
+    releaser.start()
+    try:
+        yield
+    finally:
+        releaser.join()
+        copier.held.clear()
+    assert uploaded.is_set()
 
 
 def test_a_broken_change_to_a_working_file_fails(
