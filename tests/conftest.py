@@ -8,8 +8,10 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,9 +56,59 @@ def example_config() -> ProjectConfig:
     return load_config()
 
 
+@dataclass(frozen=True)
+class CliSynth:
+    """`scripts/synth.sh` (the pinned CDK CLI, as `make synth` runs it) on the example config: what it printed
+    and where it wrote the assembly."""
+
+    result: subprocess.CompletedProcess[str]
+    outdir: Path
+
+
 @pytest.fixture(scope="session")
-def assembly(example_config: ProjectConfig, tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
-    return synth_app(example_config, tmp_path_factory.mktemp("cdk.out"))
+def cli_synth(tmp_path_factory: pytest.TempPathFactory) -> CliSynth:
+    """The example app synthesized once per session, by the CLI: the tests of its templates read what
+    `make synth` writes. Beforehand, the output folder holds a stale template of another config, and the
+    CLI's cache holds a notice that mentions a warning (see tests/test_cli.py)."""
+    work = tmp_path_factory.mktemp("cli-synth")
+    stale = work / "cdk.out" / "assembly-gone"
+    stale.mkdir(parents=True)
+    (stale / "gone-mwaa.template.json").write_text("{}")
+    (work / "cdk.out" / "manifest.json").write_text("{}")
+    (work / "cdk-home" / "cache").mkdir(parents=True)
+    (work / "cdk-home" / "cache" / "notices.json").write_text(json.dumps(cached_notice(time.time())))
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "MWAA_CONFIG"},
+        "PATH": f"{ROOT / 'node_modules/.bin'}:{ROOT / '.venv/bin'}:/usr/bin:/bin",
+        "CDK_HOME": str(work / "cdk-home"),
+    }
+    result = subprocess.run(
+        ["scripts/synth.sh", "--output", str(work / "cdk.out")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return CliSynth(result, work / "cdk.out")
+
+
+def cached_notice(now: float) -> dict[str, Any]:
+    """A CDK CLI notice as the CLI caches them (news from the CDK team), one that mentions a warning."""
+    notice = {
+        "title": "A CLI notice that mentions a warning",
+        "issueNumber": 99999,
+        "overview": "This notice warns about nothing in particular.",
+        "components": [{"name": "cli", "version": "<3.0.0"}],
+        "schemaVersion": "1",
+    }
+    return {"expiration": int((now + 3600) * 1000), "notices": [notice]}
+
+
+@pytest.fixture(scope="session")
+def assembly(cli_synth: CliSynth) -> cx_api.CloudAssembly:
+    assert cli_synth.result.returncode == 0, cli_synth.result.stderr
+    return cx_api.CloudAssembly(str(cli_synth.outdir))
 
 
 @pytest.fixture(scope="session")
@@ -159,7 +211,7 @@ def bucket(s3: Any, request: pytest.FixtureRequest) -> str:
     return name
 
 
-SYNTHESIZED = {"assembly", "all_options_assembly", "cross_region_assembly"}
+SYNTHESIZED = {"cli_synth", "assembly", "all_options_assembly", "cross_region_assembly"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

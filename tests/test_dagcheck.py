@@ -336,15 +336,13 @@ print(json.dumps({dag_id: dag.description for dag_id, dag in bag.dags.items()}))
 
 
 @pytest.mark.airflow
-@pytest.mark.parametrize("environment", ["dev", "prod"])
-def test_dag010_counts_distinct_dags_as_airflow_does(
-    environment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_dag010_counts_distinct_dags_as_airflow_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Airflow's own example_bash_operator yields one DAG object twice from `DagBag.process_file`: not two DAGs.
     Two `with DAG("twice_with")` blocks are two DAGs, and Airflow silently keeps one of them (which one, the order
     of a set decides)."""
     from dagtools.check import airflow_python
 
+    environment = "dev"  # Airflow 3.3.1; 3.2.1 returns the example's DAG object twice too
     [target] = targets_to_check([environment])
     python = airflow_python(target)
     dags = tmp_path / "dags"

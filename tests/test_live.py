@@ -182,7 +182,7 @@ def sync(
     return code, json.loads(capsys.readouterr().out)
 
 
-def test_the_real_check_tells_the_wait_what_to_wait_for(emulation: Emulated, tmp_path: Path) -> None:
+def test_the_real_check_tells_the_wait_what_to_wait_for(tmp_path: Path) -> None:
     """The index comes from Airflow's own parse: helpers and ignored files define no DAG to wait for."""
     source = write(
         tmp_path / "dags",
@@ -194,7 +194,7 @@ def test_the_real_check_tells_the_wait_what_to_wait_for(emulation: Emulated, tmp
             ".airflowignore": "scratch\\.py\n",
         },
     )
-    target = CheckTarget(emulation.version, None, None, ("emulated",))
+    target = CheckTarget("3.3.1", None, None, ("emulated",))
     index = dag_index(source, [(target, probe(airflow_python(target), source, 5.0))])["environments"]["emulated"]
     assert {path: entry["dag_ids"] for path, entry in index["files"].items()} == {
         "orders.py": ["orders"],
