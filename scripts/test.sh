@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PWD/.venv/bin:$PATH"
 scripts/lint.sh &
 lint=$!
-# On every core (at most 4), the tests of the synthesized apps together on one (see tests/conftest.py).
+# Four workers whatever the cores: much of the suite waits on Airflow (its start, MWAA's copy, its parse)
+# rather than computing, so four overlap those waits on two cores. The tests of each synthesized app,
+# and of each Airflow version's emulation, stay together on one worker (see tests/conftest.py).
 tests=0
-pytest -n auto --maxprocesses 4 --dist loadgroup "$@" || tests=$?
+pytest -n 4 --dist loadgroup "$@" || tests=$?
 if ! wait "$lint"; then
   echo "lint failed (scripts/lint.sh)" >&2
   exit 1

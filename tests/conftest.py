@@ -214,6 +214,7 @@ def bucket(s3: Any, request: pytest.FixtureRequest) -> str:
 SYNTHESIZED = {"cli_synth", "assembly", "all_options_assembly", "cross_region_assembly"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (`make test`), the tests of the synthesized example apps all run on one worker,
     so each app is still synthesized once per run, not once per worker; and the slow Airflow tests
@@ -225,3 +226,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if emulated:  # each Airflow version's emulation starts once, on one worker (tests/test_live.py)
             item.add_marker(pytest.mark.xdist_group(f"emulated-{emulated}"))
     items.sort(key=lambda item: item.get_closest_marker("airflow") is None)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Fail early when pytest-xdist's loadgroup no longer groups (it marks each grouped test's node id with
+    `@group`, which a pytest upgrade once ignored): every synthesized app and Airflow emulation would then
+    start on every worker."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    lost = [item.nodeid for item in session.items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    if lost:
+        raise pytest.UsageError(f"pytest-xdist did not group {lost[0]} and {len(lost) - 1} more: check the pytest pin")

@@ -95,27 +95,43 @@ def fronts() -> Iterator[tuple[MwaaFront, LambdaFront]]:
         yield mwaa, lambdas
 
 
-@pytest.fixture(scope="session", params=list(VERSIONS))
-def emulation(
-    request: pytest.FixtureRequest,
-    live_s3: S3Server,
-    fronts: tuple[MwaaFront, LambdaFront],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Emulated]:
-    """The real Airflow of one version, started once per session, its bucket copied in every 2 s."""
+@pytest.fixture(scope="session")
+def emulations(
+    live_s3: S3Server, fronts: tuple[MwaaFront, LambdaFront], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Emulated]]:
+    """Each Airflow version's emulation, started on first use and kept until the session ends (a
+    parametrized session fixture would stop one to start the other whenever the tests alternate)."""
     import boto3
 
-    version = request.param
-    s3 = boto3.client("s3", endpoint_url=live_s3.url, **_credentials())
-    bucket = f"mwaa-emulated-{version.replace('.', '-')}"
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    work = tmp_path_factory.mktemp(f"airflow-{version}")
-    with AirflowEmulation(
-        version, work, s3=s3, bucket=bucket, options=SCALED_OPTIONS, copy_interval=COPY_INTERVAL
-    ) as running:
-        name = f"mwaa-{VERSIONS[version]}-emulated"
-        fronts[0].add(FrontEnvironment(name, running))
-        yield Emulated(version, bucket, name, running, fronts[0], fronts[1], s3)
+    with contextlib.ExitStack() as stack:
+
+        class Started(dict[str, Emulated]):
+            def __missing__(self, version: str) -> Emulated:
+                s3 = boto3.client("s3", endpoint_url=live_s3.url, **_credentials())
+                bucket = f"mwaa-emulated-{version.replace('.', '-')}"
+                s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+                airflow = stack.enter_context(
+                    AirflowEmulation(
+                        version,
+                        tmp_path_factory.mktemp(f"airflow-{version}"),
+                        s3=s3,
+                        bucket=bucket,
+                        options=SCALED_OPTIONS,
+                        copy_interval=COPY_INTERVAL,
+                    )
+                )
+                name = f"mwaa-{VERSIONS[version]}-emulated"
+                fronts[0].add(FrontEnvironment(name, airflow))
+                self[version] = Emulated(version, bucket, name, airflow, fronts[0], fronts[1], s3)
+                return self[version]
+
+        yield Started()
+
+
+@pytest.fixture(params=list(VERSIONS))
+def emulation(request: pytest.FixtureRequest, emulations: dict[str, Emulated]) -> Emulated:
+    """The real Airflow of one version (dev's 3.3.1, prod's 3.2.1), its bucket copied in every 2 s."""
+    return emulations[request.param]
 
 
 @pytest.fixture
@@ -265,7 +281,9 @@ def test_an_import_error_fails_the_step_and_its_fix_goes_live(
 @contextlib.contextmanager
 def old_copy_parsed_again_before_the_copy(env: Emulated, key: str) -> Iterator[None]:
     """MWAA's copy waits until Airflow has re-parsed the old, broken copy after the fix was uploaded: the
-    order a real environment meets every other time (both happen every 30 s), made certain here."""
+    order a real environment meets every other time (both happen every 30 s), made certain here. The
+    re-parse comes within min_file_process_interval (5 s), before the copy is due at the latest (2 s copy
+    interval + 5 s of slack): the hold never makes MWAA later than it can be."""
     copier = env.airflow.copier
     copier.held.set()
     uploaded = threading.Event()
