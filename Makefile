@@ -38,4 +38,5 @@ airflow: install
 bench: install
 	@python -m bench.dagsync_bench
 	@python -m bench.live_bench
+	@python -m bench.scale_bench
 	@python -m bench.dag_path_bench

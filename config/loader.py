@@ -272,6 +272,12 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
     network = _read_network(t, region)
 
     tags = _read_tags(t)
+    wave = t.check(
+        "wave",
+        t.get("wave", str, stage),
+        rules.STAGE_NAME.fullmatch,
+        "must be lowercase letters, digits and hyphens, starting with a letter, at most 20 characters",
+    )
     approval = t.get("approval", bool, False)
     protected = t.get("protected", bool, False)
     allow_replacement = t.get("allow_replacement", bool, False)
@@ -340,6 +346,7 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
         log_levels=frozen_mapping(log_levels),
         **network,
         tags=frozen_mapping(tags),
+        wave=wave,
         approval=approval,
         protected=protected,
         allow_replacement=allow_replacement,
@@ -638,6 +645,9 @@ def parse_config(data: Mapping[str, Any], source: str = "config") -> ProjectConf
         if env:
             environments.append(env)
     _check_unique(environments, problems)
+    problems += rules.pipeline_limit_problems(
+        [(e.stage, e.wave, e.approval, e.network_waits_for_storage) for e in environments]
+    )
     if environments and len(environments) == len(envs_table or {}) and not any(e.approval for e in environments):
         problems.append(
             "environments: approval is set on no environment; set approval = true on at least the production "

@@ -73,6 +73,7 @@ class EnvironmentConfig:
     private_subnet_ids: tuple[str, ...]
     private_route_table_ids: tuple[str, ...]
     tags: Mapping[str, str]
+    wave: str  # environments of one wave deploy side by side, in one stage of each pipeline
     approval: bool
     protected: bool
     allow_replacement: bool
@@ -110,6 +111,12 @@ class EnvironmentConfig:
     @property
     def status_reader_role_name(self) -> str:
         return f"{self.environment_name}-status-reader"
+
+    @property
+    def network_waits_for_storage(self) -> bool:
+        """The network stack deploys after the storage stack when the environment's key (made or referenced
+        there) encrypts the flow logs; otherwise the two deploy side by side."""
+        return self.kms_key is not None
 
     @property
     def private_web_server(self) -> bool:
@@ -211,6 +218,14 @@ class ProjectConfig:
 
     pipeline: PipelineConfig
     environments: tuple[EnvironmentConfig, ...]
+
+    @property
+    def waves(self) -> list[tuple[str, list[EnvironmentConfig]]]:
+        """The environments grouped by wave, waves in the order their first environment has in config."""
+        waves: dict[str, list[EnvironmentConfig]] = {}
+        for env in self.environments:
+            waves.setdefault(env.wave, []).append(env)
+        return list(waves.items())
 
     def environment(self, stage: str) -> EnvironmentConfig:
         for env in self.environments:

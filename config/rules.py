@@ -96,6 +96,78 @@ _BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
 
+# CodePipeline's quotas (CodePipeline user guide, "Quotas in AWS CodePipeline"): 50 stages per pipeline and
+# 50 actions per stage. The main pipeline has four stages before the first wave (Source, Build,
+# UpdatePipeline, Assets) and one per wave; the DAG pipeline one (Source) and one per wave. A wave's stage
+# holds, per environment, two actions per stack (create the change set, execute it) for three stacks, the
+# replacement guard of network and storage (two guards when the environment's key makes network wait for
+# storage) and the DAG seed with the MWAA stack's guard; per wave, the security diff and its approval and
+# the availability check, the promotion approval when it has one, and in the first wave the DAG check
+# (tests/test_scale.py counts these in synthesized pipelines).
+CODEPIPELINE_MAX_STAGES = 50
+CODEPIPELINE_MAX_ACTIONS_PER_STAGE = 50
+MAIN_PIPELINE_FIXED_STAGES = 4
+ACTIONS_PER_ENVIRONMENT = 2 * 3 + 2
+ACTIONS_PER_WAVE = 3
+MAX_WAVES = CODEPIPELINE_MAX_STAGES - MAIN_PIPELINE_FIXED_STAGES
+# CloudFormation takes a template of at most 1 MB (given through S3, as CDK gives the pipeline stack's). The
+# pipeline stack's grows with each environment's actions and each wave's; these bytes (measured by `make
+# bench` at 2 to 50 environments, rounded up; tests/test_scale.py checks they never fall short) estimate it.
+TEMPLATE_MAX_BYTES = 1_000_000
+TEMPLATE_BASE_BYTES = 90_000
+TEMPLATE_BYTES_PER_ENVIRONMENT = 8_500
+TEMPLATE_BYTES_PER_WAVE = 3_000
+
+
+def pipeline_template_bytes(environments: int, waves: int) -> int:
+    """An upper estimate of the pipeline stack's template for this many environments and waves."""
+    return TEMPLATE_BASE_BYTES + environments * TEMPLATE_BYTES_PER_ENVIRONMENT + waves * TEMPLATE_BYTES_PER_WAVE
+
+
+def pipeline_limit_problems(environments: list[tuple[str, str, bool, bool]]) -> list[str]:
+    """Why the environments would not fit in the pipelines: (key, wave, approval, whether its network stack
+    waits for its storage stack), in config order."""
+    problems = []
+    waves: dict[str, list[tuple[str, bool]]] = {}
+    extra: dict[str, int] = {}
+    for key, wave, approval, separate_guards in environments:
+        waves.setdefault(wave, []).append((key, approval))
+        extra[wave] = extra.get(wave, 0) + separate_guards
+    if len(waves) > MAX_WAVES:
+        problems.append(
+            f"environments: {len(waves)} waves (one per environment unless `wave` groups them) need "
+            f"{len(waves) + MAIN_PIPELINE_FIXED_STAGES} stages in the main pipeline; CodePipeline allows "
+            f"{CODEPIPELINE_MAX_STAGES} stages in a pipeline, so at most {MAX_WAVES} waves: put environments "
+            'that may deploy side by side in one wave (`wave = "<name>"`)'
+        )
+    estimate = pipeline_template_bytes(len(environments), len(waves))
+    if estimate > TEMPLATE_MAX_BYTES:
+        problems.append(
+            f"environments: {len(environments)} environments in {len(waves)} waves make the pipeline stack's template "
+            f"about {estimate // 1000:,} KB; CloudFormation takes a template of at most "
+            f"{TEMPLATE_MAX_BYTES // 1000:,} KB: deliver some of them from a second pipeline (a config of its own, "
+            "with its own [pipeline] name)"
+        )
+    for index, (wave, members) in enumerate(waves.items()):
+        keys = [key for key, _ in members]
+        approvals = {approval for _, approval in members}
+        if len(approvals) > 1:
+            problems.append(
+                f"wave {wave!r}: its environments {', '.join(keys)} differ in `approval`; one approval promotes "
+                "a whole wave, so set the same value on all of them"
+            )
+        actions = ACTIONS_PER_WAVE + len(members) * ACTIONS_PER_ENVIRONMENT + extra[wave]
+        actions += (True in approvals) + (index == 0)
+        if actions > CODEPIPELINE_MAX_ACTIONS_PER_STAGE:
+            most = (CODEPIPELINE_MAX_ACTIONS_PER_STAGE - ACTIONS_PER_WAVE - 2) // ACTIONS_PER_ENVIRONMENT
+            problems.append(
+                f"wave {wave!r}: its {len(members)} environments ({', '.join(keys)}) need {actions} actions in one "
+                f"stage of the main pipeline; CodePipeline allows {CODEPIPELINE_MAX_ACTIONS_PER_STAGE} actions in a "
+                f"stage, so a wave holds at most {most} environments: split it"
+            )
+    return problems
+
+
 # Airflow options every environment gets unless config sets them (config wins). Airflow 3's DAG processor
 # finds new DAG files only when it refreshes its DAG bundle, every 300 s by default (MWAA does not change
 # it): a new file would take up to 5 minutes after MWAA's 30 s copy. A refresh lists the DAG folder and

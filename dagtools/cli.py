@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="assume this role first (cross-account sync)",
     )
     sync.add_argument(
+        "--assume-sync-role",
+        action="store_true",
+        help="assume the --environment's DAG sync role (from config), as the pipeline does",
+    )
+    sync.add_argument(
         "--expected-bucket-owner",
         type=option(lambda t: t if re.fullmatch("[0-9]{12}", t, re.ASCII) else None, "must be 12 digits"),
         help="account ID the bucket must belong to",
@@ -101,6 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--deployed-parameter",
         help="an SSM parameter the main pipeline writes once the environment is deployed; while it is "
         "missing the sync ends green with nothing to do (the main pipeline seeds dags/ when it deploys)",
+    )
+    sync.add_argument(
+        "--skip-until-deployed",
+        action="store_true",
+        help="with --environment: end green with nothing synced until the main pipeline has recorded it as "
+        "deployed (config's deployed parameter), as the DAG pipeline runs it",
+    )
+    sync.add_argument(
+        "--wait-live",
+        action="store_true",
+        help="with --environment: wait until its Airflow serves the upload (as --live-environment NAME)",
     )
     sync.add_argument(
         "--live-environment",
@@ -214,16 +230,26 @@ def _target_from_config(args: argparse.Namespace) -> None:
     the live wait's timing follows and, for a private web server, the reader function to ask through."""
     args.airflow_options = {}
     if not args.environment:
+        for flag in ("assume_sync_role", "skip_until_deployed", "wait_live"):
+            if getattr(args, flag):
+                raise SafetyError(f"--{flag.replace('_', '-')} needs --environment KEY (the environment it is about)")
         return
     from config import ConfigError, UnknownEnvironmentError, load_config
 
     try:
-        env = load_config(os.environ.get("MWAA_CONFIG")).environment(args.environment)
+        project = load_config(os.environ.get("MWAA_CONFIG"))
+        env = project.environment(args.environment)
     except (ConfigError, UnknownEnvironmentError) as error:
         raise SafetyError(str(error)) from None
+    if args.skip_until_deployed:
+        args.deployed_parameter = args.deployed_parameter or project.pipeline.deployed_parameter(env.stage)
+    if args.wait_live:
+        args.live_environment = args.live_environment or env.environment_name
     args.bucket = args.bucket or env.bucket_name
     args.expected_bucket_owner = args.expected_bucket_owner or env.account
     args.region = args.region or env.region
+    if args.assume_sync_role:
+        args.role_arn = args.role_arn or env.dag_sync_role_arn
     args.airflow_options = dict(env.airflow_configuration_options)
     if env.private_web_server and args.live_environment == env.environment_name:
         args.reader_function = args.reader_function or env.dag_reader_function_name

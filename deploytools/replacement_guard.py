@@ -8,7 +8,8 @@ the environment's KMS key leaves what it encrypted unreadable. Such a change set
 fails here, naming the resource and the properties, unless config sets `allow_replacement = true`
 for the environment.
 
-Usage: python -m deploytools.replacement_guard --stack-name dev-mwaa --change-set-name PipelineChange
+Usage: python -m deploytools.replacement_guard --environment dev --stack mwaa  (the rest from config)
+       python -m deploytools.replacement_guard --stack-name dev-mwaa --change-set-name PipelineChange
            --role-arn arn:aws:iam::...:role/cdk-...-deploy-role-... --region eu-west-1 [--allow-replacement]
 """
 
@@ -142,23 +143,46 @@ def evaluate(pages: Iterable[dict[str, Any]], *, allow_replacement: bool) -> tup
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploytools.replacement_guard", description=__doc__)
-    parser.add_argument("--stack-name", required=True)
+    parser.add_argument(
+        "--environment",
+        help="an environment key from config: the stack, role, region and "
+        "allow_replacement follow from it (with --stack)",
+    )
+    parser.add_argument(
+        "--stack", action="append", choices=("network", "storage", "mwaa"), help="which of its stacks (repeatable)"
+    )
+    parser.add_argument("--stack-name")
     parser.add_argument("--change-set-name", default="PipelineChange")
     parser.add_argument("--role-arn", help="role to assume in the stack's account")
     parser.add_argument("--region")
     parser.add_argument("--allow-replacement", action="store_true")
     args = parser.parse_args(argv)
+    if args.environment:
+        from deploytools.configured import environment
+
+        env = environment(args.environment)
+        stacks = [f"{env.stage}-{stack}" for stack in args.stack or parser.error("--stack is needed")]
+        args.role_arn = args.role_arn or env.bootstrap_role_arn("deploy")
+        args.region = args.region or env.region
+        args.allow_replacement = args.allow_replacement or env.allow_replacement
+    elif args.stack_name:
+        stacks = [args.stack_name]
+    else:
+        parser.error("--stack-name (or --environment and --stack) is needed")
 
     from dagtools.aws import session_for
 
     client = session_for(role_arn=args.role_arn, region=args.region, session_name="replacement-guard").client(
         "cloudformation"
     )
-    passes, message = evaluate(
-        change_set_pages(client, args.stack_name, args.change_set_name), allow_replacement=args.allow_replacement
-    )
-    print(f"{args.stack_name}: {message}", file=sys.stdout if passes else sys.stderr)
-    return 0 if passes else 1
+    code = 0
+    for stack_name in stacks:
+        passes, message = evaluate(
+            change_set_pages(client, stack_name, args.change_set_name), allow_replacement=args.allow_replacement
+        )
+        print(f"{stack_name}: {message}", file=sys.stdout if passes else sys.stderr)
+        code = code or (0 if passes else 1)
+    return code
 
 
 if __name__ == "__main__":

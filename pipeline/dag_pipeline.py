@@ -110,36 +110,33 @@ class DagPipeline(Construct):
 
         checked = codepipeline.Artifact("Checked")
         stages = [codepipeline.StageProps(stage_name="Source", actions=[source])]
-        for index, env in enumerate(project.environments):
+        first = project.environments[0]
+        for wave, envs in project.waves:
             steps: list[codepipeline.IAction] = []
-            if env.approval:
+            if envs[0].approval:
+                names = ", ".join(env.stage for env in envs)
                 steps.append(
                     actions.ManualApprovalAction(
-                        action_name="Approve", run_order=1, additional_information=f"Sync these DAGs to {env.stage}?"
+                        action_name="Approve",
+                        run_order=1,
+                        additional_information=f"Sync these DAGs to {names}?",
                     )
                 )
-            steps.append(
-                actions.CodeBuildAction(
-                    action_name="CheckAndSyncDags" if index == 0 else "SyncDags",
-                    project=check_and_sync if index == 0 else sync,
-                    input=source_output if index == 0 else checked,
-                    outputs=[checked] if index == 0 else None,
-                    run_order=2,
-                    environment_variables={
-                        name: codebuild.BuildEnvironmentVariable(value=value)
-                        for name, value in {
-                            "DAG_ENVIRONMENT": env.stage,
-                            "DAG_BUCKET": env.bucket_name,
-                            "DAG_BUCKET_OWNER": env.account,
-                            "DAG_SYNC_ROLE_ARN": env.dag_sync_role_arn,
-                            "DAG_REGION": env.region,
-                            "DAG_ENVIRONMENT_NAME": env.environment_name,
-                            "DAG_DEPLOYED_PARAMETER": config.deployed_parameter(env.stage),
-                        }.items()
-                    },
+            for env in envs:
+                # The first environment's build checks, syncs and passes the checked source on; the others
+                # sync that, after it when they share its wave.
+                steps.append(
+                    actions.CodeBuildAction(
+                        action_name="CheckAndSyncDags" if env is first else f"SyncDags-{env.stage}",
+                        project=check_and_sync if env is first else sync,
+                        input=source_output if env is first else checked,
+                        outputs=[checked] if env is first else None,
+                        run_order=2 if env is first or first not in envs else 3,
+                        # The rest of the environment comes from config (buildspec.yml).
+                        environment_variables={"DAG_ENVIRONMENT": codebuild.BuildEnvironmentVariable(value=env.stage)},
+                    )
                 )
-            )
-            stages.append(codepipeline.StageProps(stage_name=f"Dags-{env.stage}", actions=steps))
+            stages.append(codepipeline.StageProps(stage_name=f"Dags-{wave}", actions=steps))
 
         self.pipeline = codepipeline.Pipeline(
             self,
@@ -147,6 +144,8 @@ class DagPipeline(Construct):
             pipeline_name=config.dag_pipeline_name,
             pipeline_type=codepipeline.PipelineType.V2,
             execution_mode=codepipeline.ExecutionMode.SUPERSEDED,
+            # Approvals and builds run with the pipeline's role, not a role per action (two per environment).
+            use_pipeline_role_for_actions=True,
             artifact_bucket=bucket,
             restart_execution_on_update=False,
             stages=stages,

@@ -19,21 +19,14 @@ from constructs import Construct
 
 from config import ProjectConfig
 from pipeline.dag_pipeline import DAG_PATHS, DagPipeline
+from pipeline.environment_steps import RUNTIMES, EnvironmentSteps
 from pipeline.generated_grants import ARTIFACT_KEY_ACTIONS, acknowledge_generated_grants
-from pipeline.steps import (
-    assume,
-    environment_status_step,
-    replacement_guard_step,
-    security_approval_steps,
-    seed_dags_step,
-)
 from pipeline.versions import ToolVersions
 from stages import MwaaStage
 from stages.encryption import allow_logs_to_use
 from stages.nag import acknowledge
 
-# Python 3.12 is what MWAA runs (the DAG check uses it); Node 22 runs the CDK CLI without warnings.
-BUILD_SPEC_RUNTIMES = {"phases": {"install": {"runtime-versions": {"python": "3.12", "nodejs": "22"}}}}
+BUILD_SPEC_RUNTIMES = {"phases": {"install": {"runtime-versions": RUNTIMES}}}
 # pytest markers: what runs in the synth build, and what (DAG code) runs in its own build.
 SYNTH_TESTS = "not airflow"
 # The browser test needs Debian's Chromium, which CodeBuild's Ubuntu image has only as a snap.
@@ -47,13 +40,9 @@ NOTIFIED_EVENTS = [
 
 def allow_both_connection_prefixes(pipeline: codepipeline.Pipeline, connection_arn: str) -> None:
     """CDK grants codestar-connections:UseConnection; a connection made as arn:aws:codeconnections:...
-    is authorized under codeconnections:UseConnection. Grant both, so either ARN form works."""
-    stage = pipeline.stages[0]
-    # CDK creates the source action's role under <pipeline>/<stage>/<action>/CodePipelineActionRole.
-    action = pipeline.node.find_child(stage.stage_name).node.find_child(stage.actions[0].action_properties.action_name)
-    role = action.node.find_child("CodePipelineActionRole")
-    assert isinstance(role, iam.Role)
-    role.add_to_principal_policy(
+    is authorized under codeconnections:UseConnection. Grant both, so either ARN form works. The source
+    action runs with the pipeline's role (`use_pipeline_role_for_actions`)."""
+    pipeline.role.add_to_principal_policy(
         iam.PolicyStatement(actions=["codeconnections:UseConnection"], resources=[connection_arn])
     )
 
@@ -72,6 +61,8 @@ class DeliveryPipelineStack(Stack):
             config.stack_name,
             env=Environment(account=config.account, region=config.region),
             description="MWAA delivery: the main (infrastructure) pipeline and the DAG-only pipeline",
+            # No CDKMetadata resource: its construct report grows with every environment's actions.
+            analytics_reporting=False,
             termination_protection=True,
         )
         build_logs = self._build_log_group(config.name)
@@ -99,6 +90,9 @@ class DeliveryPipelineStack(Stack):
             "Pipeline",
             pipeline_name=config.name,
             pipeline_type=codepipeline.PipelineType.V2,
+            # Approvals and the environment steps' builds run with the pipeline's role, not a role per action
+            # (two per environment).
+            use_pipeline_role_for_actions=True,
             synth=synth,
             self_mutation=True,
             cross_account_keys=True,
@@ -112,33 +106,17 @@ class DeliveryPipelineStack(Stack):
             ),
         )
 
-        seed_role = self._step_role(
-            "SeedRole", config.seed_role_name, [e.dag_sync_role_arn for e in project.environments]
+        self.steps = EnvironmentSteps(
+            self, "EnvironmentSteps", project=project, versions=versions, build_logs=build_logs
         )
-        status_role = self._step_role(
-            "StatusRole", config.status_check_role_name, [e.status_reader_role_arn for e in project.environments]
-        )
-        status_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="RecordDeployed",
-                actions=["ssm:PutParameter"],
-                resources=[config.deployed_parameter_arn(e.stage) for e in project.environments],
-            )
-        )
-        status_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="StartDagPipelineOnFirstDeploy",
-                actions=["codepipeline:StartPipelineExecution"],
-                resources=[self.format_arn(service="codepipeline", resource=config.dag_pipeline_name)],
-            )
-        )
-        for index, stage in enumerate(stages):
-            self._deploy(
-                stage,
-                source=source,
-                synth=synth,
-                seed_role=seed_role,
-                status_role=status_role,
+        assert source.primary_output and synth.primary_output  # a source and a synth always have one
+        by_stage = {stage.env_config.stage: stage for stage in stages}
+        for index, (wave, envs) in enumerate(project.waves):
+            self._deploy_wave(
+                wave,
+                [by_stage[env.stage] for env in envs],
+                source=source.primary_output,
+                synth=synth.primary_output,
                 checks=[self.check_dags] if index == 0 else [],
             )
 
@@ -168,49 +146,42 @@ class DeliveryPipelineStack(Stack):
             )
         self._acknowledge_generated()
 
-    def _deploy(
+    def _deploy_wave(
         self,
-        stage: MwaaStage,
+        wave: str,
+        stages: list[MwaaStage],
         *,
-        source: pipelines.CodePipelineSource,
-        synth: pipelines.CodeBuildStep,
-        seed_role: iam.IRole,
-        status_role: iam.IRole,
+        source: pipelines.FileSet,
+        synth: pipelines.FileSet,
         checks: list[pipelines.Step],
     ) -> None:
-        """One environment: checks, security diff and approvals, then each stack behind its replacement guard."""
-        env = stage.env_config
-        # The diff answers the approval, so both run side by side (the approval must be waiting
-        # for the diff to approve it); a promotion, where config asks for one, comes after both.
-        pre = checks + security_approval_steps(
-            self, env_config=env, pipeline_config=self.config, synth_output=synth, versions=self.versions
-        )
-        if env.approval:
-            promote = pipelines.ManualApprovalStep(
-                f"Promote-{env.stage}", comment=f"Deploy this commit to {env.stage}?"
-            )
+        """One wave: its environments' security diffs and approvals, its promotion, then each environment's
+        stacks behind their replacement guards, the environments side by side."""
+        envs = [stage.env_config for stage in stages]
+        # Each diff answers its approval, so both run side by side (the approval must be waiting for the
+        # diff to approve it); the wave's promotion, where config asks for one, comes after all of them.
+        pre = checks + self.steps.security_steps(wave, envs, synth)
+        if envs[0].approval:
+            promote = self.steps.promotion(wave, envs)
             for step in pre:
                 promote.add_step_dependency(step)
             pre.append(promote)
+        deployments = self.pipeline.add_wave(wave, pre=pre, post=[self.steps.check_available(wave, envs, source)])
+        for stage in stages:
+            env = stage.env_config
 
-        def guard(stack_name: str) -> list[pipelines.Step]:
-            return [replacement_guard_step(env_config=env, stack_name=stack_name, source=source)]
-
-        stack_steps = [
-            pipelines.StackSteps(stack=stage.network, change_set=guard(stage.network.stack_name)),
-            pipelines.StackSteps(stack=stage.storage, change_set=guard(stage.storage.stack_name)),
-            pipelines.StackSteps(
-                stack=stage.mwaa,
-                pre=[seed_dags_step(env_config=env, source=source, role=seed_role)],
-                change_set=guard(stage.mwaa.stack_name),
-                post=[
-                    environment_status_step(
-                        env_config=env, pipeline_config=self.config, source=source, role=status_role
-                    )
-                ],
-            ),
-        ]
-        self.pipeline.add_stage(stage, pre=pre, stack_steps=stack_steps)
+            # network and storage make their change sets side by side, so one guard checks both before either
+            # runs; with the environment's key, network waits for storage, and each has its own guard.
+            if env.network_waits_for_storage:
+                guards = [self.steps.replacement_guard(env, source, stack) for stack in ("storage", "network")]
+            else:
+                guards = 2 * [self.steps.replacement_guard(env, source)]
+            stack_steps = [
+                pipelines.StackSteps(stack=stage.storage, change_set=[guards[0]]),
+                pipelines.StackSteps(stack=stage.network, change_set=[guards[1]]),
+                pipelines.StackSteps(stack=stage.mwaa, change_set=[self.steps.seed_dags_and_guard(env, source)]),
+            ]
+            deployments.add_stage(stage, stack_steps=stack_steps)
 
     def _acknowledge_generated(self) -> None:
         main_bucket = self.pipeline.pipeline.artifact_bucket
@@ -269,17 +240,6 @@ class DeliveryPipelineStack(Stack):
         return logs.LogGroup(
             self, "BuildLogs", log_group_name=group_name, encryption_key=key, retention=logs.RetentionDays.ONE_YEAR
         )
-
-    def _step_role(self, construct_id: str, role_name: str, target_role_arns: list[str]) -> iam.Role:
-        """A CodeBuild role with a fixed name (the environments' roles trust it by name)."""
-        role = iam.Role(
-            self,
-            construct_id,
-            role_name=role_name,
-            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
-        )
-        role.add_to_policy(assume(*target_role_arns))
-        return role
 
     def _notification_topic(self, name: str) -> sns.Topic:
         key = kms.Key(

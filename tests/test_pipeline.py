@@ -93,13 +93,21 @@ def test_widened_permissions_need_their_own_approval(pipeline_template: Template
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_every_stack_has_a_replacement_guard_between_prepare_and_deploy(
-    pipeline_template: Template, stage: str
+    pipeline_template: Template, stage: str, example_config: ProjectConfig
 ) -> None:
+    """dev's network and storage make their change sets side by side, and one guard checks both; prod's network
+    waits for storage (its key encrypts the flow logs), so each has its own. The MWAA stack's guard runs with the
+    DAG seed."""
     actions = [a for a in actions_in_order(pipeline_named(pipeline_template, "mwaa-platform")) if a[0] == stage]
     orders = {name: order for _, name, _, order in actions}
-    for stack in ("network", "storage", "mwaa"):
-        guard = orders[f"{stack}.ReplacementGuard-{stage}-{stack}"]
-        assert orders[f"{stack}.Prepare"] < guard < orders[f"{stack}.Deploy"]
+    if example_config.environment(stage).network_waits_for_storage:
+        guards = {stack: f"{stack}.ReplacementGuard-{stage}-{stack}" for stack in ("network", "storage")}
+    else:
+        guards = dict.fromkeys(("network", "storage"), f"network.ReplacementGuard-{stage}")
+    guards["mwaa"] = f"mwaa.SeedDagsAndGuard-{stage}"
+    for stack, guard in guards.items():
+        assert orders[f"{stack}.Prepare"] < orders[guard] < orders[f"{stack}.Deploy"]
+    assert len([name for name in orders if "Guard" in name]) == len(set(guards.values()))
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
@@ -108,8 +116,36 @@ def test_dags_are_seeded_before_the_environment_and_its_state_checked_after(
 ) -> None:
     actions = [a for a in actions_in_order(pipeline_named(pipeline_template, "mwaa-platform")) if a[0] == stage]
     orders = {name: order for _, name, _, order in actions}
-    assert orders["storage.Deploy"] < orders[f"mwaa.SeedDags-{stage}"] < orders["mwaa.Prepare"]
-    assert orders[f"mwaa.CheckAvailable-{stage}"] > orders["mwaa.Deploy"]
+    assert orders["storage.Deploy"] < orders[f"mwaa.SeedDagsAndGuard-{stage}"] < orders["mwaa.Deploy"]
+    assert orders[f"CheckAvailable-{stage}"] > orders["mwaa.Deploy"]  # after the wave
+
+
+def test_each_kind_of_step_is_one_project_whatever_the_environments(pipeline_template: Template) -> None:
+    """An environment adds actions, not projects or roles: its actions pass only its key."""
+    main = pipeline_named(pipeline_template, "mwaa-platform")
+    projects = resources(pipeline_template, "AWS::CodeBuild::Project")
+    used: dict[str, set[str]] = {}
+    for stage in main["Stages"][4:]:
+        for action in stage["Actions"]:
+            if action["ActionTypeId"]["Provider"] == "CodeBuild" and action["Name"] != "CheckDags":
+                kind = action["Name"].split(".")[-1].split("-")[0]
+                used.setdefault(kind, set()).add(action["Configuration"]["ProjectName"]["Ref"])
+                variables = json.loads(action["Configuration"]["EnvironmentVariables"])
+                assert {v["name"] for v in variables} <= {
+                    "ENVIRONMENT",
+                    "ENVIRONMENTS",
+                    "STACKS",
+                    "CDK_STAGES",
+                    "PIPELINE_STAGE",
+                    "APPROVAL",
+                }
+                assert "RoleArn" not in action  # the pipeline's role starts it
+    assert sorted(used) == ["CheckAvailable", "ReplacementGuard", "SecurityDiff", "SeedDagsAndGuard"]
+    assert all(len(refs) == 1 for refs in used.values()) and all(r in projects for refs in used.values() for r in refs)
+    for stage in main["Stages"]:
+        for action in stage["Actions"]:
+            if action["ActionTypeId"]["Category"] == "Approval":
+                assert "RoleArn" not in action
 
 
 def test_cross_account_deploys_use_the_configured_accounts(
@@ -212,6 +248,7 @@ def step_policy(template: Template, role_name: str) -> list[dict[str, Any]]:
 
 
 def test_step_roles_reach_only_their_targets(pipeline_template: Template) -> None:
+    """Each shared role may assume exactly the environment roles its step uses, in every environment."""
     seed = step_policy(pipeline_template, "mwaa-platform-dag-seed")
     assumes = [s for s in seed if s["Action"] == "sts:AssumeRole"]
     assert assumes == [
@@ -219,7 +256,9 @@ def test_step_roles_reach_only_their_targets(pipeline_template: Template) -> Non
             "Action": "sts:AssumeRole",
             "Effect": "Allow",
             "Resource": [
+                "arn:aws:iam::111111111111:role/cdk-hnb659fds-deploy-role-111111111111-eu-west-1",
                 "arn:aws:iam::111111111111:role/mwaa-dev-dag-sync",
+                "arn:aws:iam::222222222222:role/cdk-hnb659fds-deploy-role-222222222222-eu-west-1",
                 "arn:aws:iam::222222222222:role/mwaa-prod-dag-sync",
             ],
         }
@@ -292,8 +331,11 @@ def test_dag_pipeline_has_no_cloudformation_and_no_self_mutation(pipeline_templa
         ("Source", "Source", "CodeStarSourceConnection"),
         ("Dags-dev", "CheckAndSyncDags", "CodeBuild"),
         ("Dags-prod", "Approve", "Manual"),
-        ("Dags-prod", "SyncDags", "CodeBuild"),
+        ("Dags-prod", "SyncDags-prod", "CodeBuild"),
     ]
+    for stage in dags["Stages"][1:]:
+        for action in stage["Actions"]:
+            assert "RoleArn" not in action  # the pipeline's own role, not one per action
 
 
 def test_later_syncs_run_on_lambda_compute_and_the_first_on_the_standard_image(pipeline_template: Template) -> None:
@@ -306,7 +348,7 @@ def test_later_syncs_run_on_lambda_compute_and_the_first_on_the_standard_image(p
         for a in s["Actions"]
         if "ProjectName" in a.get("Configuration", {})
     }
-    first, later = by_action["CheckAndSyncDags"], by_action["SyncDags"]
+    first, later = by_action["CheckAndSyncDags"], by_action["SyncDags-prod"]
     assert first["Environment"]["Image"] == "aws/codebuild/standard:7.0"
     assert "EnvironmentVariables" not in first["Environment"]  # DAG_STEP unset: check, then sync
     assert later["Environment"]["Type"] == "LINUX_LAMBDA_CONTAINER"
@@ -323,7 +365,7 @@ def test_later_syncs_take_the_checked_source_and_its_dag_index(pipeline_template
     builds = {a["Name"]: a for s in dags["Stages"] for a in s["Actions"] if "ProjectName" in a.get("Configuration", {})}
     assert builds["CheckAndSyncDags"]["InputArtifacts"] == [{"Name": "Source"}]
     assert builds["CheckAndSyncDags"]["OutputArtifacts"] == [{"Name": "Checked"}]
-    assert builds["SyncDags"]["InputArtifacts"] == [{"Name": "Checked"}]
+    assert builds["SyncDags-prod"]["InputArtifacts"] == [{"Name": "Checked"}]
     buildspec = yaml.safe_load((ROOT / "buildspec.yml").read_text())
     index = buildspec["env"]["variables"]["DAG_INDEX"]
     commands = "\n".join(buildspec["phases"]["build"]["commands"])
@@ -333,12 +375,13 @@ def test_later_syncs_take_the_checked_source_and_its_dag_index(pipeline_template
 
 
 def test_an_environment_deployed_for_the_first_time_starts_the_dag_pipeline(pipeline_template: Template) -> None:
-    main = pipeline_named(pipeline_template, "mwaa-platform")
     projects = resources(pipeline_template, "AWS::CodeBuild::Project")
-    for stage in ("dev", "prod"):
-        [action] = [a for s in main["Stages"] for a in s["Actions"] if a["Name"] == f"mwaa.CheckAvailable-{stage}"]
-        spec = projects[action["Configuration"]["ProjectName"]["Ref"]]["Properties"]["Source"]["BuildSpec"]
-        assert f"--record-parameter /mwaa-platform/deployed/{stage} --start-pipeline mwaa-platform-dags" in spec
+    [spec] = [
+        p["Properties"]["Source"]["BuildSpec"]
+        for p in projects.values()
+        if "deploytools.environment_status" in p["Properties"]["Source"].get("BuildSpec", "")
+    ]
+    assert 'python -m deploytools.environment_status $(for key in $ENVIRONMENTS; do printf -- \\"--environment' in spec
 
 
 def test_dag_pipeline_starts_when_dags_change(pipeline_template: Template) -> None:
@@ -363,18 +406,10 @@ def test_dag_codebuild_runs_the_repository_buildspec(
     assert len(used) == 2
     for project_id in used:
         assert "BuildSpec" not in projects[project_id]["Properties"]["Source"]  # buildspec.yml from the source
-    sync_actions = [a for s in dags["Stages"] for a in s["Actions"] if a["Name"].endswith("SyncDags")]
+    sync_actions = [a for s in dags["Stages"] for a in s["Actions"] if "SyncDags" in a["Name"]]
     for env, action in zip(example_config.environments, sync_actions, strict=True):
         variables = {v["name"]: v["value"] for v in json.loads(action["Configuration"]["EnvironmentVariables"])}
-        assert variables == {
-            "DAG_ENVIRONMENT": env.stage,
-            "DAG_BUCKET": env.bucket_name,
-            "DAG_BUCKET_OWNER": env.account,
-            "DAG_SYNC_ROLE_ARN": f"arn:aws:iam::{env.account}:role/{env.environment_name}-dag-sync",
-            "DAG_REGION": env.region,
-            "DAG_ENVIRONMENT_NAME": env.environment_name,
-            "DAG_DEPLOYED_PARAMETER": f"/mwaa-platform/deployed/{env.stage}",
-        }
+        assert variables == {"DAG_ENVIRONMENT": env.stage}  # the rest comes from config (buildspec.yml)
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
