@@ -2,10 +2,13 @@
 
 A fresh `git clone` of this repository, a bare Python 3.12 first on PATH (what CodeBuild's image
 gives), empty pip and uv caches, then every command of buildspec.yml in one shell (as CodeBuild
-runs them) with DAG_STEP unset: install the tools, check the DAGs with each environment's Airflow,
-sync dags/ through the DAG sync role to moto's S3 on 127.0.0.1 (20 ms per request). After the sync
-the bucket must hold exactly the clone's dags/. The second run keeps the first run's uv cache: what
-a CodeBuild cache could at best save, beside the size it would have to restore.
+runs them) with DAG_STEP unset and DAG_ENVIRONMENT=dev: install the tools, check the DAGs with each
+environment's Airflow, sync dags/ through the DAG sync role to moto's S3 on 127.0.0.1 (20 ms per
+request), and wait until dev's Airflow serves them: dev's real Airflow behind MWAA's API
+(tests/airflow_emulation.py, its copy every 2 s: `make bench`'s live benchmark measures MWAA's 30 s).
+Config is the example's, with dev in moto's account and in the benchmark's bucket. After the sync the
+bucket must hold exactly the clone's dags/. The second run keeps the first run's uv cache: what a
+CodeBuild cache could at best save, beside the size it would have to restore.
 
 Usage: python -m bench.dag_path_bench
 """
@@ -16,22 +19,29 @@ import argparse
 import glob
 import itertools
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 import yaml  # type: ignore[import-untyped]
 
 from bench.dagsync_bench import verify
+from config import load_config
+from tests.airflow_emulation import AirflowEmulation
+from tests.mwaa_front import FrontEnvironment, MwaaFront
 from tests.s3server import S3Server, client_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 MARK = "@@phase"
 ACCOUNT = "123456789012"  # moto's
+SCALED = {"dag_processor.refresh_interval": "3", "dag_processor.bundle_refresh_check_interval": "1"}
+BUCKET = "bench-dag-path"
 
 
 def bare_python_dir(scratch: Path) -> Path:
@@ -64,6 +74,17 @@ def script(buildspec: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
+def bench_config(scratch: Path) -> Path:
+    """The example config with dev in moto's account and the benchmark's bucket."""
+    example = (ROOT / "config" / "environments.toml").read_text()
+    dev = f'account = "{ACCOUNT}"\nregion = "eu-west-1"\nenvironment_name = "mwaa-dev"\nbucket_name = "{BUCKET}"'
+    path = scratch / "environments.toml"
+    path.write_text(
+        example.replace('account = "111111111111"\nregion = "eu-west-1"\nenvironment_name = "mwaa-dev"', dev)
+    )
+    return path
+
+
 def run_buildspec(clone: Path, env: dict[str, str]) -> dict[str, float]:
     buildspec = yaml.safe_load((clone / "buildspec.yml").read_text())
     # As in CodeBuild, variables set on the project or action win over the buildspec's own.
@@ -75,15 +96,19 @@ def run_buildspec(clone: Path, env: dict[str, str]) -> dict[str, float]:
         sys.stderr.write(result.stdout[-4000:] + result.stderr[-4000:])
         raise SystemExit(f"buildspec failed with {result.returncode}")
     marks = [line.split() for line in result.stdout.splitlines() if line.startswith(MARK)]
-    return {name: float(next_at) - float(at) for (_, name, at), (_, _, next_at) in itertools.pairwise(marks)}
+    phases = {name: float(next_at) - float(at) for (_, name, at), (_, _, next_at) in itertools.pairwise(marks)}
+    # The sync step is the upload and then the wait; the sync prints how long each took.
+    live = re.search(r": live in (\d+) s", result.stdout)
+    phases["wait"] = float(live.group(1)) if live else float("nan")
+    phases["sync"] -= phases["wait"]
+    return phases
 
 
-def one_run(label: str, server: S3Server, scratch: Path, uv_cache: Path) -> dict[str, float]:
+def one_run(label: str, server: S3Server, front: MwaaFront, scratch: Path, uv_cache: Path) -> dict[str, float]:
     clone = scratch / f"clone-{label}"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
-    bucket = f"bench-dag-path-{label}"
     s3 = boto3.client("s3")
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    _empty(s3, BUCKET)
     # This machine's registry and certificate settings pass through; PATH, caches and AWS do not.
     passed = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIRTUAL_ENV", "PYTHON", "UV_"))}
     env = {
@@ -94,11 +119,10 @@ def one_run(label: str, server: S3Server, scratch: Path, uv_cache: Path) -> dict
         "PIP_NO_CACHE_DIR": "1",
         **client_environment(server.url),
         "AWS_ENDPOINT_URL_STS": server.url,
+        "AWS_ENDPOINT_URL_SSM": server.url,
+        "AWS_ENDPOINT_URL_MWAA": front.url,
+        "MWAA_CONFIG": str(scratch / "environments.toml"),
         "DAG_ENVIRONMENT": "dev",
-        "DAG_BUCKET": bucket,
-        "DAG_BUCKET_OWNER": ACCOUNT,
-        "DAG_SYNC_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/mwaa-dev-dag-sync",
-        "DAG_REGION": "eu-west-1",
         "DAG_TOOLS_VENV": str(scratch / label / "dagtools-venv"),
     }
     env = {k: v for k, v in env.items() if v}
@@ -106,9 +130,15 @@ def one_run(label: str, server: S3Server, scratch: Path, uv_cache: Path) -> dict
     phases = run_buildspec(clone, env)
     phases["total"] = time.monotonic() - started
     delay, server.layer.delay = server.layer.delay, 0.0
-    verify(s3, bucket, clone / "dags")
+    verify(s3, BUCKET, clone / "dags")
     server.layer.delay = delay
     return phases
+
+
+def _empty(s3: Any, bucket: str) -> None:
+    listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+    if listed:
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": o["Key"]} for o in listed]})
 
 
 def size_mb(folder: Path) -> float:
@@ -120,19 +150,30 @@ def main() -> int:
     parser.parse_args()
     for name, value in client_environment("unused").items():
         os.environ.setdefault(name, value)
-    with S3Server() as server, tempfile.TemporaryDirectory(prefix="dag-path-bench-") as tmp:
+    with S3Server() as server, MwaaFront() as front, tempfile.TemporaryDirectory(prefix="dag-path-bench-") as tmp:
         scratch = Path(tmp)
-        server.layer.delay = 0.020
         os.environ["AWS_ENDPOINT_URL_S3"] = server.url
-        uv_cache = scratch / "uv-cache"
-        print("measuring the cold DAG path (empty caches) ...", file=sys.stderr, flush=True)
-        cold = one_run("cold", server, scratch, uv_cache)
-        cache_size = size_mb(uv_cache)
-        print("measuring it again with the first run's uv cache ...", file=sys.stderr, flush=True)
-        warm = one_run("warm", server, scratch, uv_cache)
-    print("\nThe DAG path as CodeBuild runs buildspec.yml (DAG_STEP unset: install, check, sync), seconds:\n")
+        os.environ["AWS_ENDPOINT_URL_SSM"] = server.url
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        dev = load_config(bench_config(scratch)).environment("dev")
+        # Deployed, as the main pipeline records it; dev's Airflow answers the wait.
+        boto3.client("ssm").put_parameter(Name="/mwaa-platform/deployed/dev", Value="bench", Type="String")
+        options = {**dev.airflow_configuration_options, **SCALED}
+        with AirflowEmulation(
+            dev.airflow_version, scratch / "airflow", s3=s3, bucket=BUCKET, options=options, copy_interval=2
+        ) as airflow:
+            front.add(FrontEnvironment(dev.environment_name, airflow))
+            server.layer.delay = 0.020
+            uv_cache = scratch / "uv-cache"
+            print("measuring the cold DAG path (empty caches) ...", file=sys.stderr, flush=True)
+            cold = one_run("cold", server, front, scratch, uv_cache)
+            cache_size = size_mb(uv_cache)
+            print("measuring it again with the first run's uv cache ...", file=sys.stderr, flush=True)
+            warm = one_run("warm", server, front, scratch, uv_cache)
+    print("\nThe DAG path as CodeBuild runs buildspec.yml (DAG_STEP unset: install, check, sync, wait), seconds:\n")
     print(f"{'phase':<10}{'cold':>8}{'uv cache':>10}")
-    for phase in ("install", *BUILD_STEPS, "total"):
+    for phase in ("install", *BUILD_STEPS, "wait", "total"):
         print(f"{phase:<10}{cold[phase]:>8.1f}{warm[phase]:>10.1f}")
     print(
         f"\nThe uv cache after one run holds {cache_size:.0f} MB; a CodeBuild S3 cache would download and unpack "
