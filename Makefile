@@ -30,10 +30,11 @@ dag-test: install
 	@python -m dagtools dag-test $(foreach dag,$(DAG),--dag $(dag)) $(if $(ENV),--environment $(ENV)) \
 		$(if $(DATE),--date $(DATE)) $(if $(SECRETS),--secrets $(SECRETS))
 
-# Airflow standalone on localhost with dags/ live; Ctrl-C stops it: make airflow [ENV=<key>] [PORT=8080]
+# Airflow on this machine (127.0.0.1) with dags/ live; Ctrl-C stops it:
+#   make airflow [ENV=<key>] [PORT=8080] [LISTEN=0.0.0.0, to open it to the network]
 airflow: install
 	@python -m dagtools airflow $(if $(ENV),--environment $(ENV)) $(if $(PORT),--port $(PORT)) \
-		$(if $(SECRETS),--secrets $(SECRETS))
+		$(if $(LISTEN),--listen $(LISTEN)) $(if $(SECRETS),--secrets $(SECRETS))
 
 bench: install
 	@python -m bench.dagsync_bench

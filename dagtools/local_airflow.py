@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,9 +182,11 @@ def split_by_task(output: str) -> dict[str, list[str]]:
 
 def _prepared(args: argparse.Namespace) -> LocalAirflow | None:
     """`prepare` for a command: None, after saying why, when the environment cannot be set up."""
+    from config import ConfigError, UnknownEnvironmentError
+
     try:
         return prepare(args.environment, args.source, args.secrets)
-    except CheckSetupError as error:
+    except (CheckSetupError, ConfigError, UnknownEnvironmentError) as error:
         print(f"error: {error}", file=sys.stderr)
         return None
 
@@ -275,79 +280,200 @@ def _print_run(run: dict[str, Any], logs: dict[str, list[str]], seconds: float) 
     return 0
 
 
-def _health(port: int) -> bool:
+def _health(host: str, port: int) -> bool:
     import urllib.error  # here, not on top: every `python -m dagtools sync` would pay for it
     import urllib.request
 
+    address = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - naming the wildcard, not binding
     try:
-        with urllib.request.urlopen(f"http://localhost:{port}/api/v2/monitor/health", timeout=2) as response:
+        with urllib.request.urlopen(f"http://{address}:{port}/api/v2/monitor/health", timeout=2) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
 
 
+# Airflow's four components, as `airflow standalone` runs them, but with the log servers off (their port
+# would listen on every interface; the API server reads task logs from this machine's disk instead).
+COMPONENTS = {
+    "api-server": ["api-server"],
+    "scheduler": ["scheduler", "--skip-serve-logs"],
+    "dag-processor": ["dag-processor"],
+    "triggerer": ["triggerer", "--skip-serve-logs"],
+}
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class AlreadyRunning(Exception):
+    """Another `make airflow` holds this environment's database, or the port is taken."""
+
+
+@contextlib.contextmanager
+def _one_instance(home: Path, host: str, port: int) -> Iterator[None]:
+    """Hold this environment's local Airflow for as long as it runs: its SQLite database takes one
+    scheduler, and its port one API server. A second start is refused, naming the first."""
+    home.mkdir(parents=True, exist_ok=True)
+    running = home / "running.json"
+    with (home / "airflow.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            first = json.loads(running.read_text()) if running.is_file() else {}
+            raise AlreadyRunning(
+                f"Airflow is already running on this environment's database ({home / 'airflow.db'}): "
+                f"pid {first.get('pid', '?')}, {first.get('url', 'its URL in ' + str(running))}. Stop it with "
+                f"Ctrl-C in its terminal (or `kill {first.get('pid', '<pid>')}`), or run another environment "
+                "(ENV=...)"
+            ) from None
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError as error:
+                raise AlreadyRunning(
+                    f"port {port} on {host} is in use ({error.strerror}): another program listens there; "
+                    "pick a free one with PORT=... (make airflow PORT=8081)"
+                ) from None
+        running.write_text(json.dumps({"pid": os.getpid(), "url": f"http://{host}:{port}"}))
+        try:
+            yield
+        finally:
+            running.unlink(missing_ok=True)
+
+
+def _die_with_parent() -> None:
+    """In each component: SIGTERM when this process dies, however it dies (Linux), so none outlives it."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def run_standalone(args: argparse.Namespace) -> int:
-    """Airflow standalone (API server, scheduler, DAG processor, triggerer) until Ctrl-C, then stop them all."""
+    """Airflow's API server, scheduler, DAG processor and triggerer until Ctrl-C or a hang-up, then stop them all."""
+    from config import ConfigError, UnknownEnvironmentError
+
+    host, port = args.listen, args.port
+    try:
+        with _one_instance(_home(args.environment), host, port):
+            return _start(args, host, port)
+    except (AlreadyRunning, ConfigError, UnknownEnvironmentError) as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 2
+
+
+def _home(stage: str | None) -> Path:
+    """Where an environment's local Airflow keeps its database and logs."""
+    from config import load_config
+
+    project = load_config(os.environ.get("MWAA_CONFIG"))
+    return LOCAL_HOME / (project.environment(stage) if stage else project.environments[0]).stage
+
+
+def _start(args: argparse.Namespace, host: str, port: int) -> int:
     local = _prepared(args)
     if local is None:
         return 2
+    if host not in LOOPBACK:
+        print(
+            f"WARNING: Airflow listens on {host}: its UI and API, with the generated admin login, are open to "
+            f"anyone who can reach this machine on port {port}. Leave out LISTEN to keep it on this machine.",
+            file=sys.stderr,
+        )
+    url = f"http://{'127.0.0.1' if host not in LOOPBACK else host}:{port}"
     environ = {
         **local.environ,
-        "AIRFLOW__API__PORT": str(args.port),
-        # Task runners report to the API server: on this port, not the default 8080.
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{args.port}/execution/",
+        "AIRFLOW__API__HOST": host,
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__WORKERS": "1",
+        # Task runners report to the API server: on this port, on this machine.
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # One worker process per core, not Airflow's 32.
+        "AIRFLOW__CORE__PARALLELISM": str(max(2, os.cpu_count() or 2)),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         # Edits in dags/ show up within seconds, without a restart.
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
     }
-    log = local.home / "standalone.log"
-    print(f"Starting Airflow {local.version} ({local.stage}) on http://localhost:{args.port}, log in {log} ...")
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [local.airflow, "standalone"], env=environ, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS}
+    processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        deadline = time.monotonic() + STANDALONE_START_TIMEOUT
-        while not _health(args.port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                print(f"error: Airflow did not start; see {log}", file=sys.stderr)
-                return 1
-            time.sleep(1)
-        passwords = local.home / "simple_auth_manager_passwords.json.generated"
-        login = json.loads(passwords.read_text()) if passwords.is_file() else {}
-        print(f"Airflow is up: http://localhost:{args.port}  login: admin / {login.get('admin', '(see the log)')}")
-        print(f"DAGs from {args.source.resolve()} (edits show up within seconds). Ctrl-C stops everything.", flush=True)
-        process.wait()
-        return process.returncode or 0
+        print(f"Starting Airflow {local.version} ({local.stage}) on {url}, logs in {local.home}/ ...")
+        group = 0
+        for name, command in COMPONENTS.items():
+            with (local.home / f"{name}.log").open("w") as output:
+                processes[name] = subprocess.Popen(
+                    [local.airflow, *command],
+                    env=environ,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    process_group=group,
+                    preexec_fn=_die_with_parent,
+                )
+            group = group or processes[name].pid
+        return _serve(local, processes, url, host, port, args.source)
     except KeyboardInterrupt:
         print("Stopping Airflow ...", file=sys.stderr)
         return 0
     finally:
-        _stop_group(process)
+        if processes:
+            _stop_group(next(iter(processes.values())))
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _serve(
+    local: LocalAirflow, processes: dict[str, subprocess.Popen[bytes]], url: str, host: str, port: int, source: Path
+) -> int:
+    """Wait until the API server answers, say how to log in, then until a component stops or a signal comes."""
+    deadline = time.monotonic() + STANDALONE_START_TIMEOUT
+    while not _health(host, port):
+        for name, process in processes.items():
+            if process.poll() is not None:
+                print(f"error: Airflow's {name} stopped at start; see {local.home / (name + '.log')}", file=sys.stderr)
+                return 1
+        if time.monotonic() > deadline:
+            print(
+                f"error: Airflow did not answer within {STANDALONE_START_TIMEOUT} s; see {local.home}/", file=sys.stderr
+            )
+            return 1
+        time.sleep(1)
+    passwords = local.home / "simple_auth_manager_passwords.json.generated"
+    login = json.loads(passwords.read_text()) if passwords.is_file() else {}
+    print(f"Airflow is up: {url}  login: admin / {login.get('admin', '(see api-server.log)')}")
+    print(f"DAGs from {source.resolve()} (edits show up within seconds). Ctrl-C stops everything.", flush=True)
+    while True:
+        for name, process in processes.items():
+            if process.poll() is not None:
+                print(f"error: Airflow's {name} stopped; see {local.home / (name + '.log')}", file=sys.stderr)
+                return 1
+        time.sleep(1)
+
+
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to every process standalone started (its own process group), SIGKILL to what is left."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-    except ProcessLookupError:
-        return
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    """SIGTERM to every process the components started (one process group), SIGKILL to what is left."""
+    group = process.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            break
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(-group, os.WNOHANG)
+        time.sleep(0.2)
     # Children that outlived their parent keep its process group.
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+        os.killpg(group, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-group, 0)[0]:
+            pass
 
 
 def add_local_commands(commands: Any) -> None:
@@ -361,9 +487,15 @@ def add_local_commands(commands: Any) -> None:
     dag_test.add_argument("--secrets", type=Path, default=SECRETS_FILE, help=SECRETS_HELP)
     dag_test.set_defaults(handler=run_dag_test)
 
-    standalone = commands.add_parser("airflow", help="Airflow standalone on localhost with the DAG folder live")
+    standalone = commands.add_parser("airflow", help="Airflow standalone on this machine with the DAG folder live")
     standalone.add_argument("--environment", help="whose Airflow, plugins and options (default: the first)")
     standalone.add_argument("--port", type=int, default=8080, help="the UI and API port (default: 8080)")
+    standalone.add_argument(
+        "--listen",
+        default="127.0.0.1",
+        help="the address the UI and API listen on (default: 127.0.0.1, this machine only; 0.0.0.0 opens them "
+        "to the network, with a warning)",
+    )
     standalone.add_argument("--source", type=Path, default=ROOT / "dags", help="DAG folder (default: dags)")
     standalone.add_argument("--secrets", type=Path, default=SECRETS_FILE, help=SECRETS_HELP)
     standalone.set_defaults(handler=run_standalone)

@@ -5,6 +5,7 @@ Slow (each starts Airflow), so marked `airflow`: `pytest -m "not airflow"` skips
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -133,7 +134,7 @@ def free_port() -> int:
 
 def api(port: int, method: str, path: str, token: str | None = None, body: Any = None) -> Any:
     request = urllib.request.Request(
-        f"http://localhost:{port}{path}",
+        f"http://127.0.0.1:{port}{path}",
         method=method,
         data=json.dumps(body).encode() if body is not None else None,
         headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
@@ -191,12 +192,12 @@ def log_in_and_screenshot(chromium: str, port: int, password: str) -> str:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=flags)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(f"http://localhost:{port}/")
+        page.goto(f"http://127.0.0.1:{port}/")
         page.get_by_label("Username").fill("admin")
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(lambda url: "/auth/login" not in url, timeout=30_000)
-        page.goto(f"http://localhost:{port}/dags")
+        page.goto(f"http://127.0.0.1:{port}/dags")
         for dag_id in SAMPLE_DAGS:
             page.get_by_text(dag_id, exact=True).first.wait_for(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "airflow-dag-list.png"))
@@ -205,10 +206,79 @@ def log_in_and_screenshot(chromium: str, port: int, password: str) -> str:
     return text
 
 
+def in_group(group: int) -> list[int]:
+    """Live processes of a process group (what the local Airflow's components started, whatever they renamed)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) == group:
+                    found.append(int(entry.name))
+    return found
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def listening_addresses(pids: list[int]) -> set[str]:
+    """The local addresses the processes listen on (TCP, from /proc: their sockets' inodes)."""
+    inodes = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[len("socket:[") : -1])
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                address, port = fields[1].split(":")
+                if len(address) == 8:
+                    address = ".".join(str(int(address[i : i + 2], 16)) for i in (6, 4, 2, 0))
+                found.add(f"{address}:{int(port, 16)}")
+    return found
+
+
+def start_airflow(*options: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, **({"DAGTOOLS_LOCAL_HOME": str(home)} if home else {})}
+    return subprocess.run(
+        [sys.executable, "-m", "dagtools", "airflow", *options],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_taken_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = start_airflow("--port", str(port), home=tmp_path)
+    assert result.returncode == 2
+    assert f"error: port {port} on 127.0.0.1 is in use" in result.stderr and "PORT=" in result.stderr
+    assert not (tmp_path / "dev" / "airflow.db").exists()  # refused before the database was prepared
+
+
 @pytest.mark.browser
 def test_standalone_serves_the_dags_live_runs_them_and_stops_cleanly(
     local_home: Path, secrets: Path, chromium: str, tmp_path: Path
 ) -> None:
+    """On this machine only, one instance per database, one executor worker per core; a hang-up (a closed
+    terminal, an SSH drop) stops everything it started."""
     dags = tmp_path / "dags"
     shutil.copytree(ROOT / "dags", dags)
     port = free_port()
@@ -236,7 +306,7 @@ def test_standalone_serves_the_dags_live_runs_them_and_stops_cleanly(
     try:
         up = wait_for("Airflow is up", lambda: next((line for line in lines if "Airflow is up" in line), None), 300)
         password = up.split("login: admin / ")[1].strip()
-        assert up.startswith(f"Airflow is up: http://localhost:{port}")
+        assert up.startswith(f"Airflow is up: http://127.0.0.1:{port}")
         health = api(port, "GET", "/api/v2/monitor/health")
         assert {part: health[part]["status"] for part in health} == {
             "metadatabase": "healthy",
@@ -244,6 +314,16 @@ def test_standalone_serves_the_dags_live_runs_them_and_stops_cleanly(
             "triggerer": "healthy",
             "dag_processor": "healthy",
         }
+        [group] = {os.getpgid(child) for child in children_of(process.pid)}  # the components' one group
+        started = in_group(group)
+        assert listening_addresses(started) == {f"127.0.0.1:{port}"}  # no log servers on every interface
+        workers = [pid for pid in started if b"LocalExecutor" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert len(workers) == max(2, os.cpu_count() or 2)
+        second = start_airflow("--port", str(free_port()))
+        assert second.returncode == 2
+        assert "error: Airflow is already running on this environment's database" in second.stderr
+        assert f"pid {process.pid}, http://127.0.0.1:{port}" in second.stderr and "Ctrl-C" in second.stderr
+
         token = api(port, "POST", "/auth/token", body={"username": "admin", "password": password})["access_token"]
         wait_for("the DAG to be parsed", lambda: api(port, "GET", "/api/v2/dags/daily_orders_summary", token), 120)
         # dags/ is live: a file added now appears without a restart (checked last, while the rest runs).
@@ -263,8 +343,8 @@ def test_standalone_serves_the_dags_live_runs_them_and_stops_cleanly(
         assert state and api(port, "GET", path, token)["state"] == "success"
         wait_for("a new DAG file to show up", lambda: api(port, "GET", "/api/v2/dags/added_live", token), 90)
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGHUP)  # the terminal closed
         code = process.wait(timeout=90)
-    log = local_home / "dev" / "standalone.log"
-    assert code == 0, "\n".join(lines[-10:] + log.read_text().splitlines()[-60:])
-    assert processes_with(f"AIRFLOW__API__PORT={port}") == []
+    logs = "\n".join(p.read_text()[-3000:] for p in (local_home / "dev").glob("*.log"))
+    assert code == 0, "\n".join(lines[-10:]) + logs
+    assert in_group(group) == [] and processes_with(f"AIRFLOW__API__PORT={port}") == []
