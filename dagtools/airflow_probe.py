@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 MEMORY_LIMIT = 2 * 1024**3  # bytes of address space one file's parse may use
+DAGS = "<dags>/"  # what stands for the DAG folder in tracebacks: the check names the author's folder
+FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
 # A DAG file: it builds a DAG (the constructor, the decorator or a context manager), not merely mentions one.
 DAG_DEFINITION = re.compile(rb"\bDAG\s*\(|@dag\b|\bdag\s*\(", re.IGNORECASE)
 
@@ -112,14 +114,20 @@ def _describe(dag: Any) -> dict[str, Any]:
     }
 
 
-def _forbid_parse_time_access(recorded: list[str]) -> None:
+def _forbid_parse_time_access(recorded: list[dict[str, Any]], source: Path) -> None:
     """Variables, connections and AWS calls at parse time run on every parse, on every scheduler:
-    make each fail loudly, and record it even when the DAG catches the error."""
+    make each fail loudly, and record it (with the DAG file's line that made it) even when the DAG
+    catches the error."""
 
     def refuse(what: str) -> Any:
         def call(*args: Any, **kwargs: Any) -> Any:
             name = next((a for a in args if isinstance(a, str)), kwargs.get("key") or kwargs.get("conn_id") or "")
-            recorded.append(f"{what}({name!r})" if name else what)
+            frame = sys._getframe(1)
+            while frame and not frame.f_code.co_filename.startswith(str(source)):
+                frame = frame.f_back  # type: ignore[assignment]
+            recorded.append(
+                {"access": f"{what}({name!r})" if name else what, "line": frame.f_lineno if frame else None}
+            )
             raise RuntimeError(f"{what} at parse time: read it inside a task (or a template) instead")
 
         return call
@@ -155,10 +163,29 @@ def _stability_findings(path: Path) -> list[dict[str, Any]]:
     ]
 
 
-def _parse_one(bag: Any, path: Path) -> dict[str, Any]:
+def author_frames(trace: str, source: Path) -> str:
+    """A traceback with the frames of the DAG folder only (the probe's and Airflow's left out), its
+    paths relative to it; exception lines and headers stay."""
+    kept: list[str] = []
+    skipping = False
+    for line in trace.splitlines():
+        frame = FRAME.match(line)
+        if frame:
+            skipping = not frame["file"].startswith(str(source))
+            if not skipping:
+                kept.append(line.replace(f"{source}/", DAGS))
+        elif skipping and line.startswith("    "):
+            continue  # the source line (and ^^^ markers) of a frame left out
+        else:
+            skipping = False
+            kept.append(line.replace(f"{source}/", DAGS))
+    return "\n".join(kept)
+
+
+def _parse_one(bag: Any, path: Path, source: Path) -> dict[str, Any]:
     """In the child process: parse one file, with parse-time access forbidden."""
-    recorded: list[str] = []
-    _forbid_parse_time_access(recorded)
+    recorded: list[dict[str, Any]] = []
+    _forbid_parse_time_access(recorded, source)
     started = time.perf_counter()
     found = bag.process_file(str(path), only_if_updated=False, safe_mode=True)  # as MWAA: dag_discovery_safe_mode
     seconds = time.perf_counter() - started
@@ -167,14 +194,14 @@ def _parse_one(bag: Any, path: Path) -> dict[str, Any]:
     distinct = list({id(dag): dag for dag in found}.values())
     return {
         "seconds": seconds,
-        "import_errors": [str(message) for message in bag.import_errors.values()],
+        "import_errors": [author_frames(str(message), source) for message in bag.import_errors.values()],
         "dags": [_describe(dag) for dag in distinct],
         "parse_time_access": recorded,
         "unstable": _stability_findings(path),
     }
 
 
-def _in_child(bag: Any, path: Path, time_limit: float) -> dict[str, Any]:
+def _in_child(bag: Any, path: Path, source: Path, time_limit: float) -> dict[str, Any]:
     """Parse `path` in a forked process with a time and a memory limit; report how it ended."""
     reader, writer = os.pipe()
     started = time.perf_counter()
@@ -183,9 +210,10 @@ def _in_child(bag: Any, path: Path, time_limit: float) -> dict[str, Any]:
         os.close(reader)
         try:
             resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-            result = _parse_one(bag, path)
+            result = _parse_one(bag, path, source)
         except BaseException:
-            result = {"seconds": time.perf_counter() - started, "import_errors": [traceback.format_exc()], "dags": []}
+            trace = author_frames(traceback.format_exc(), source)
+            result = {"seconds": time.perf_counter() - started, "import_errors": [trace], "dags": []}
         with os.fdopen(writer, "wb") as out:
             out.write(json.dumps(result).encode())
         os._exit(0)
@@ -233,7 +261,7 @@ def probe(source: Path, time_limit: float, plugins: Path | None = None) -> dict[
     parsed = set(considered)
     for path in considered:
         bag.import_errors.clear()
-        result = _in_child(bag, path, time_limit)
+        result = _in_child(bag, path, source, time_limit)
         files.append(
             {
                 "path": path.relative_to(source).as_posix(),

@@ -31,6 +31,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -43,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dagtools.airflow_probe import DAG_DEFINITION, DAGS as DAGS_TOKEN
 from dagtools.options import option, positive_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +52,8 @@ REQUIREMENTS = ROOT / "dagtools" / "requirements"
 MWAA_PYTHON = (3, 12)
 DEFAULT_BUDGET = 2.0
 ERRORS = frozenset({"DAG001", "DAG003", "DAG007", "DAG008", "DAG009", "DAG010", "AIR301", "AIR302"})
+PARSE_TIME_REFUSAL = "at parse time: read it inside a task"  # the probe's error for a parse-time access
+DAG_TEXT = re.compile(DAG_DEFINITION.pattern.decode(), re.IGNORECASE)  # where a file builds a DAG, in its text
 # One check for --parse-budget and DAGCHECK_PARSE_BUDGET.
 parse_budget = option(positive_seconds, "must be a number of seconds above 0 and below 3600")
 OVERALL_TIMEOUT_FLOOR = 120.0  # seconds for Airflow's own start-up in the probe, beside each file's limit
@@ -61,12 +65,18 @@ class CheckSetupError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
+    """One finding: where (a file under the DAG folder, a line), which rule, what is wrong and how to fix it."""
+
     path: str
     rule: str
     message: str
+    line: int = 1
+
+    def located(self, folder: str) -> str:
+        return f"{folder}/{self.path}:{self.line}: {self.rule} {self.message}"
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.rule} {self.message}"
+        return f"{self.path}:{self.line}: {self.rule} {self.message}"
 
 
 def error_rules(pyproject: Path = ROOT / "pyproject.toml") -> frozenset[str]:
@@ -103,48 +113,101 @@ def add_check_command(commands: Any) -> None:
     check.set_defaults(handler=run_check)
 
 
-def evaluate(report: dict[str, Any], budget: float) -> list[Problem]:
-    """Every rule violation in a probe report, in file order."""
+def evaluate(report: dict[str, Any], budget: float, source: Path | None = None) -> list[Problem]:
+    """Every rule violation in a probe report, in file order, each with a line and a way to fix it."""
     problems: list[Problem] = []
     defined_in: dict[str, list[str]] = defaultdict(list)
     for file in report["files"]:
         path = file["path"]
+        text = _text(source, path)
+        first_dag_line = _first_line(text, DAG_TEXT)
+        accessed = file["parse_time_access"]
         for error in file["import_errors"]:
-            problems.append(Problem(path, "DAG001", f"import error:\n{_indent(error)}"))
+            if accessed and PARSE_TIME_REFUSAL in error:
+                continue  # the parse-time access below is the cause, and says where
+            problems.append(
+                Problem(
+                    path,
+                    "DAG001",
+                    "does not import, and would not in MWAA either: fix the error below\n"
+                    + _indent(error.replace(DAGS_TOKEN, f"{_folder(source)}/")),
+                    _last_frame_line(error) or 1,
+                )
+            )
         if file["looks_like_dag"] and not file["dags"] and not file["import_errors"] and not file["timed_out"]:
             problems.append(
                 Problem(
                     path,
                     "DAG002",
-                    "defines a DAG but none was found (was the @dag function called?); "
-                    "if it is not a DAG file, list it in .airflowignore",
+                    "builds a DAG by its text but none was found: call the @dag function at the end of the file "
+                    "(`my_dag()`); if it is a helper, not a DAG file, list it in .airflowignore",
+                    first_dag_line,
                 )
             )
-        for access in file["parse_time_access"]:
+        for access in accessed:
+            how = (
+                "make the call inside a task instead"
+                if access["access"].startswith("an AWS API call")
+                else "read it inside a task, or in a template ({{ var.value.name }}, {{ conn.name }}), instead"
+            )
             problems.append(
-                Problem(path, "DAG008", f"{access} at parse time; read it inside a task or a template instead")
+                Problem(
+                    path,
+                    "DAG008",
+                    f"{access['access']} at parse time, on every parse of every scheduler: {how}",
+                    access.get("line") or 1,
+                )
             )
         for finding in file["unstable"]:
-            problems.append(Problem(path, "DAG009", f"line {finding['line']}: {finding['message']}: {finding['code']}"))
+            problems.append(
+                Problem(
+                    path,
+                    "DAG009",
+                    f"{finding['message']}: {finding['code']}; every parse makes a new DAG version: use a value "
+                    "that is the same at every parse (a fixed pendulum.datetime(2026, 1, 1) as start_date, "
+                    "not datetime.now(); no random values)",
+                    int(finding["line"]),
+                )
+            )
         ids = [dag["dag_id"] for dag in file["dags"]]
         for dag_id in sorted({i for i in ids if ids.count(i) > 1}):
             problems.append(
-                Problem(path, "DAG010", f"dag_id {dag_id!r} is defined {ids.count(dag_id)} times in this file")
+                Problem(
+                    path,
+                    "DAG010",
+                    f"dag_id {dag_id!r} is defined {ids.count(dag_id)} times in this file, and Airflow keeps only "
+                    "one of them: give each DAG its own dag_id",
+                    _line_of_dag(text, dag_id),
+                )
             )
         for dag in {d["dag_id"]: d for d in file["dags"]}.values():
             dag_id = dag["dag_id"]
+            line = _line_of_dag(text, dag_id)
             defined_in[dag_id].append(path)
             if not dag["tags"]:
-                problems.append(Problem(path, "DAG004", f"DAG {dag_id!r} has no tags"))
+                problems.append(
+                    Problem(
+                        path, "DAG004", f"DAG {dag_id!r} has no tags: add tags=[...] (the UI filters by them)", line
+                    )
+                )
             if not dag["description"].strip():
-                problems.append(Problem(path, "DAG005", f"DAG {dag_id!r} has no description"))
+                problems.append(
+                    Problem(
+                        path,
+                        "DAG005",
+                        f"DAG {dag_id!r} has no description: add description=... (the UI shows it)",
+                        line,
+                    )
+                )
             owners = [o for o in dag["owners"] if o]
             if not owners or "airflow" in owners:
                 problems.append(
                     Problem(
                         path,
                         "DAG006",
-                        f"DAG {dag_id!r} has owner {', '.join(owners) or 'unset'}; set default_args owner to a team",
+                        f"DAG {dag_id!r} has owner {', '.join(owners) or 'unset'}; set default_args={{'owner': "
+                        "'<your team>'} so the UI says whose it is",
+                        line,
                     )
                 )
         if file["timed_out"]:
@@ -153,7 +216,8 @@ def evaluate(report: dict[str, Any], budget: float) -> list[Problem]:
                     path,
                     "DAG007",
                     f"was stopped after {file['seconds']:.1f} s (the time limit for a {budget:g} s budget); "
-                    "move network calls, sleeps and heavy work out of top-level code",
+                    "move network calls, sleeps and heavy work out of top-level code, into tasks",
+                    first_dag_line,
                 )
             )
         elif file["seconds"] > budget:
@@ -162,15 +226,59 @@ def evaluate(report: dict[str, Any], budget: float) -> list[Problem]:
                     path,
                     "DAG007",
                     f"took {file['seconds']:.2f} s to parse, over the {budget:g} s budget; "
-                    "move network calls, sleeps and heavy work out of top-level code",
+                    "move network calls, sleeps and heavy work out of top-level code, into tasks",
+                    first_dag_line,
                 )
             )
     for dag_id, paths in defined_in.items():
         if len(paths) > 1:
             for path in paths:
                 others = ", ".join(p for p in paths if p != path) or path
-                problems.append(Problem(path, "DAG003", f"dag_id {dag_id!r} is also defined in {others}"))
+                problems.append(
+                    Problem(
+                        path,
+                        "DAG003",
+                        f"dag_id {dag_id!r} is also defined in {others}: rename one, dag_ids are unique in an "
+                        "environment (the second silently hides the first)",
+                        _line_of_dag(_text(source, path), dag_id),
+                    )
+                )
     return problems
+
+
+def _folder(source: Path | None) -> str:
+    return shown(source) if source else "dags"
+
+
+def _text(source: Path | None, path: str) -> str:
+    """A DAG file's text, to find lines by; nothing for a zipped DAG or without the folder."""
+    if source is None or not path.endswith(".py"):
+        return ""
+    try:
+        return (source / path).read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _first_line(text: str, pattern: re.Pattern[str]) -> int:
+    match = pattern.search(text)
+    return text.count("\n", 0, match.start()) + 1 if match else 1
+
+
+def _line_of_dag(text: str, dag_id: str) -> int:
+    """Where a DAG is defined: its dag_id written out, or the @dag function named after it."""
+    quoted = re.escape(dag_id)
+    return (
+        _first_line(text, re.compile(rf"""dag_id\s*=\s*["']{quoted}["']|["']{quoted}["']|\bdef {quoted}\("""))
+        if (text)
+        else 1
+    )
+
+
+def _last_frame_line(trace: str) -> int | None:
+    """The line of the DAG file where the traceback ends."""
+    lines = [int(m.group(1)) for m in re.finditer(rf'File "{re.escape(DAGS_TOKEN)}[^"]+", line (\d+)', trace)]
+    return lines[-1] if lines else None
 
 
 def dag_index(source: Path, reports: list[tuple[CheckTarget, dict[str, Any]]]) -> dict[str, Any]:
@@ -193,7 +301,8 @@ def dag_index(source: Path, reports: list[tuple[CheckTarget, dict[str, Any]]]) -
 
 
 def ruff_findings(source: Path) -> list[Problem]:
-    """ruff's Airflow rules (AIR...) on the DAG folder: removals and moves in Airflow 3, and style."""
+    """ruff's Airflow rules (AIR...) on the DAG folder: removals and moves in Airflow 3, and style; with
+    ruff's own fix for each where it has one."""
     beside = Path(sys.executable).with_name("ruff")
     ruff = str(beside) if beside.exists() else shutil.which("ruff")
     if not ruff:
@@ -206,14 +315,19 @@ def ruff_findings(source: Path) -> list[Problem]:
     )
     if result.returncode != 0:
         raise CheckSetupError(f"ruff failed:\n{result.stderr}")
-    return [
-        Problem(
-            Path(item["filename"]).resolve().relative_to(source.resolve()).as_posix(),
-            item["code"],
-            f"line {item['location']['row']}: {item['message']}",
+    problems = []
+    for item in json.loads(result.stdout):
+        fix = (item.get("fix") or {}).get("message")
+        message = item["message"].rstrip(".") + (f": {fix[0].lower()}{fix[1:]}" if fix else "")
+        problems.append(
+            Problem(
+                Path(item["filename"]).resolve().relative_to(source.resolve()).as_posix(),
+                item["code"],
+                message,
+                int(item["location"]["row"]),
+            )
         )
-        for item in json.loads(result.stdout)
-    ]
+    return problems
 
 
 def _indent(text: str) -> str:
@@ -421,6 +535,8 @@ def targets_to_check(environments: list[str] | None) -> list[CheckTarget]:
 
 
 def print_report(target: CheckTarget, report: dict[str, Any], problems: list[Problem], errors: frozenset[str]) -> None:
+    """One Airflow version's parse: what it ran with, each file's parse time, its verdict (the findings
+    themselves are printed once for all versions, by `print_findings`)."""
     python = report["python"]
     note = "" if python.startswith("3.12.") else " -- MWAA runs Python 3.12"
     print(
@@ -435,16 +551,40 @@ def print_report(target: CheckTarget, report: dict[str, Any], problems: list[Pro
     for file in sorted(report["files"], key=lambda f: f["seconds"], reverse=True):
         print(f"  {file['seconds']:7.3f} s  {file['path']}")
     dags = sum(len(f["dags"]) for f in report["files"])
-    print_verdict(f"{len(report['files'])} file(s), {dags} DAG(s)", problems, errors)
+    failed = sum(p.rule in errors for p in problems)
+    warned = len(problems) - failed
+    verdict = f"{failed} error(s)" if failed else "OK"
+    print(f"{len(report['files'])} file(s), {dags} DAG(s): {verdict}" + (f", {warned} warning(s)" if warned else ""))
+    print()
 
 
-def print_verdict(what: str, problems: list[Problem], errors: frozenset[str]) -> None:
+def print_findings(
+    folder: str, found: list[tuple[Problem, list[str]]], errors: frozenset[str], every_version: list[str]
+) -> None:
+    """Each finding once, errors first, with the Airflow versions it applies to when not all of them."""
+    ordered = sorted(found, key=lambda pair: (pair[0].rule not in errors, pair[0].path, pair[0].line, pair[0].rule))
+    for problem, versions in ordered:
+        which = "" if not versions or versions == every_version else f" (Airflow {' and '.join(versions)})"
+        print(f"{'FAIL' if problem.rule in errors else 'WARN'} {problem.located(folder)}{which}")
+
+
+def print_verdict(what: str, folder: str, problems: list[Problem], errors: frozenset[str]) -> None:
     failed = [p for p in problems if p.rule in errors]
-    for problem in problems:
-        print(f"{'FAIL' if problem.rule in errors else 'WARN'} {problem}")
+    print_findings(folder, [(p, []) for p in problems], errors, [])
     warned = len(problems) - len(failed)
     verdict = f"{len(failed)} error(s)" if failed else "OK"
     print(f"{what}: {verdict}" + (f", {warned} warning(s)" if warned else "") + "\n")
+
+
+def merge_versions(per_version: list[tuple[str, list[Problem]]]) -> list[tuple[Problem, list[str]]]:
+    """The same finding in several Airflow versions, once, with the versions it was found in."""
+    merged: dict[Problem, list[str]] = {}
+    for version, problems in per_version:
+        for problem in problems:
+            versions = merged.setdefault(problem, [])
+            if version not in versions:
+                versions.append(version)
+    return [(problem, sorted(versions)) for problem, versions in merged.items()]
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -461,10 +601,11 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"error: DAGCHECK_PARSE_BUDGET = {error}", file=sys.stderr)
             return 2
     errors = error_rules()
+    folder = shown(args.source.resolve())
     try:
         lint = ruff_findings(args.source)
-        print(f"ruff (Airflow rules) on {args.source}/")
-        print_verdict("ruff", lint, errors)
+        print(f"ruff (Airflow rules) on {folder}/")
+        print_verdict("ruff", folder, lint, errors)
         failed = any(p.rule in errors for p in lint)
         ready: list[tuple[CheckTarget, Path]] = []
         targets = targets_to_check(args.environment)
@@ -482,10 +623,17 @@ def run_check(args: argparse.Namespace) -> int:
             reports = list(
                 pool.map(lambda pair: probe(pair[1], args.source, args.parse_budget, pair[0].plugins), ready)
             )
+        per_version = []
         for (target, _), report in zip(ready, reports, strict=True):
-            problems = evaluate(report, args.parse_budget)
+            problems = evaluate(report, args.parse_budget, args.source)
             print_report(target, report, problems, errors)
-            failed = failed or any(p.rule in errors for p in problems)
+            per_version.append((str(report["airflow"]), problems))
+        found = merge_versions(per_version)
+        if found:
+            print("Findings of the parse:")
+            print_findings(folder, found, errors, sorted({version for version, _ in per_version}))
+            print()
+        failed = failed or any(problem.rule in errors for problem, _ in found)
         if args.index:
             index = dag_index(
                 args.source, [(target, report) for (target, _), report in zip(ready, reports, strict=True)]

@@ -56,7 +56,7 @@ def test_a_good_file_has_no_problem() -> None:
     [
         (a_dag(tags=[]), "DAG004", "DAG 'd' has no tags"),
         (a_dag(description="  "), "DAG005", "DAG 'd' has no description"),
-        (a_dag(owners=["airflow"]), "DAG006", "DAG 'd' has owner airflow; set default_args owner to a team"),
+        (a_dag(owners=["airflow"]), "DAG006", "DAG 'd' has owner airflow; set default_args={'owner': '<your team>'}"),
         (a_dag(owners=[]), "DAG006", "DAG 'd' has owner unset"),
         (a_dag(owners=["team", "airflow"]), "DAG006", "has owner team, airflow"),
     ],
@@ -128,11 +128,11 @@ def test_sample_dags_pass_with_the_configured_airflow(capsys: pytest.CaptureFixt
 
 
 def verdicts(out: str) -> list[tuple[str, str, str]]:
-    """(FAIL or WARN, file, rule) for every finding printed."""
+    """(FAIL or WARN, file name, rule) for every finding printed (as `FAIL <folder>/<file>:<line>: <rule> ...`)."""
     return sorted(
-        (line[:4], line.split(" ", 2)[1].rstrip(":"), line.split(" ", 3)[2])
+        (line[:4], Path(line.split(" ", 2)[1].rstrip(":").rsplit(":", 1)[0]).name, line.split(" ", 3)[2])
         for line in out.splitlines()
-        if line.startswith(("FAIL ", "WARN "))
+        if line.startswith(("FAIL ", "WARN ")) and not line.startswith("FAIL " + "mwaa/")
     )
 
 
@@ -153,7 +153,7 @@ def test_bad_dags_fail_on_what_breaks_in_mwaa_and_warn_on_style(capsys: pytest.C
     assert "dag_id 'duplicated' is also defined in duplicate_two.py" in out
     assert "DAG 'missing_tags' has owner airflow" in out
     assert "over the 1 s budget" in out
-    assert "if it is not a DAG file, list it in .airflowignore" in out
+    assert "if it is a helper, not a DAG file, list it in .airflowignore" in out
 
 
 def test_a_repository_makes_warnings_errors_in_one_place(tmp_path: Path) -> None:
@@ -177,7 +177,10 @@ def test_airflow_2_idioms_fail_the_lint_and_every_file_is_still_parsed() -> None
         check=False,
     )
     assert result.returncode == 1
-    assert "FAIL legacy.py: AIR301 line 7: `schedule_interval` is removed in Airflow 3.0" in result.stdout
+    assert (
+        "FAIL tests/fixtures/airflow2_dags/legacy.py:7: AIR301 `schedule_interval` is removed in Airflow 3.0: "
+        "use `schedule` instead" in result.stdout  # ruff's own fix, kept
+    )
     assert "legacy.py" in result.stdout.split("Parse time per file")[1]
     assert "got an unexpected keyword argument 'schedule_interval'" in result.stdout
 
@@ -203,14 +206,15 @@ def test_hostile_and_broken_files_each_get_their_own_verdict(
         ("FAIL", "unstable.py", "DAG009"),
     ]
     assert (
-        "exits.py: DAG001 import error:\n      parsing this file ended the parser's process: it exited with code 3"
-        in out
+        "exits.py:1: DAG001 does not import, and would not in MWAA either: fix the error below\n"
+        "      parsing this file ended the parser's process: it exited with code 3" in out
     )
-    assert "hangs.py: DAG007 was stopped after " in out and "MemoryError" in out
-    assert "swallowed_variable.py: DAG008 Variable.get('report_settings') at parse time" in out
-    assert "swallowed_aws.py: DAG008 an AWS API call('ListBuckets') at parse time" in out
-    assert "dag_id 'twice' is defined 2 times in this file" in out
-    assert "unstable.py: DAG009 line 8: Don't use runtime-varying value as argument in Dag constructor" in out
+    assert "hangs.py:1: DAG007 was stopped after " in out and "MemoryError" in out
+    assert "swallowed_variable.py:7: DAG008 Variable.get('report_settings') at parse time" in out
+    assert "swallowed_aws.py:8: DAG008 an AWS API call('ListBuckets') at parse time" in out
+    assert "twice_in_one_file.py:9: DAG010 dag_id 'twice' is defined 2 times in this file" in out
+    assert "unstable.py:8: DAG009 Don't use runtime-varying value as argument in Dag constructor" in out
+    assert "a fixed pendulum.datetime(2026, 1, 1) as start_date" in out
     seen = out.split("RuntimeError: SEEN ")[1].splitlines()[0]
     assert "'aws_secret': None" in seen and "'aws_profile': None" in seen
     assert "'stages_importable': False" in seen and "'dagtools_importable': False" in seen
@@ -367,3 +371,54 @@ def test_dag010_counts_distinct_dags_as_airflow_does(tmp_path: Path, capsys: pyt
     out = capsys.readouterr().out
     assert [v for v in verdicts(out) if v[2] == "DAG010"] == [("FAIL", "twice_with_blocks.py", "DAG010")]
     assert "dag_id 'twice_with' is defined 2 times in this file" in out
+
+
+AUTHORS_FIRST_DAG = '''"""A new author's DAG, with two Airflow 2 habits."""
+import pendulum
+from airflow.sdk import DAG, Variable, task
+
+TARGETS = Variable.get("greeting_targets")
+
+with DAG(
+    "authors_first_dag",
+    schedule_interval="@daily",
+    start_date=pendulum.datetime(2026, 1, 1),
+    tags=["greetings"],
+    description="greets",
+    default_args={"owner": "data"},
+):
+    task(lambda: TARGETS, task_id="greet")()
+'''
+AUTHORS_FIX = (
+    AUTHORS_FIRST_DAG.replace('TARGETS = Variable.get("greeting_targets")\n', "")
+    .replace("schedule_interval=", "schedule=")
+    .replace("task(lambda: TARGETS,", 'task(lambda: Variable.get("greeting_targets"),')
+)
+
+
+@pytest.mark.airflow
+def test_a_new_authors_findings_each_name_the_line_say_how_to_fix_and_come_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`schedule_interval=` and a top-level Variable.get, on both environments' Airflow: each finding once,
+    at dags/<file>:<line>, with its fix, and no frame of the check's own; then the fix passes."""
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "authors_first_dag.py").write_text(AUTHORS_FIRST_DAG)
+    assert main(["check", "--source", str(dags)]) == 1
+    out = capsys.readouterr().out
+    findings = [line for line in out.splitlines() if line.startswith(("FAIL ", "WARN "))]
+    folder = str(dags)  # outside the repository: shown as it is
+    assert f"FAIL {folder}/authors_first_dag.py:9: AIR301 `schedule_interval` is removed in Airflow 3.0: " in out
+    assert "use `schedule` instead" in out
+    [parse_time] = [line for line in findings if "DAG008" in line]  # once, for both versions
+    assert parse_time.startswith(f"FAIL {folder}/authors_first_dag.py:5: DAG008 Variable.get('greeting_targets')")
+    assert parse_time.endswith(
+        "read it inside a task, or in a template ({{ var.value.name }}, {{ conn.name }}), instead"
+    )
+    assert not [line for line in findings if "DAG001" in line]  # the parse-time read is the cause, said once
+    assert all(line.split(" ", 2)[1].startswith(f"{folder}/authors_first_dag.py:") for line in findings)
+    assert "airflow_probe" not in out and "dagcheck-" not in out
+
+    (dags / "authors_first_dag.py").write_text(AUTHORS_FIX)
+    assert main(["check", "--source", str(dags), "--environment", "dev"]) == 0, capsys.readouterr().out
