@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from dagtools.airflow_dag_test import DAG_MARKER
-from dagtools.check import ROOT, CheckSetupError, airflow_python, bytecode_cache, targets_to_check
+from dagtools.check import ROOT, CheckSetupError, airflow_python, bytecode_cache, shown, targets_to_check
 
 # Tests set DAGTOOLS_LOCAL_HOME so they never share a database with an author's running `make airflow`.
 LOCAL_HOME = Path(os.environ.get("DAGTOOLS_LOCAL_HOME", ROOT / ".airflow-local"))
@@ -62,6 +62,7 @@ class LocalAirflow:
     environ: dict[str, str]
     variables: Path
     connections: Path
+    secrets_prefix: str | None  # where MWAA's secrets backend reads them (config's secrets_manager_prefix)
 
     @property
     def airflow(self) -> str:
@@ -132,7 +133,9 @@ def prepare(stage: str | None, dags: Path, secrets: Path = SECRETS_FILE) -> Loca
         # Airflow starts its own commands (standalone's components, task runners) from PATH.
         PATH=os.pathsep.join([str(python.parent), os.environ.get("PATH", "")]),
     )
-    local = LocalAirflow(env.stage, target.version, python, home, environ, variables, connections)
+    local = LocalAirflow(
+        env.stage, target.version, python, home, environ, variables, connections, env.secrets_manager_prefix
+    )
     _migrate(local)
     return local
 
@@ -204,12 +207,15 @@ def split_by_dag(output: str) -> dict[str, str]:
 
 
 def run_dag_test(args: argparse.Namespace) -> int:
+    """Run the DAGs; 0 when every task succeeded, 1 when a task failed or a file cannot be imported or a DAG
+    asked for is not there, 2 when the local Airflow cannot be set up."""
     local = _prepared(args)
     if local is None:
         return 2
     dag_ids: list[str] = args.dag or []
     what = f"DAG {dag_ids[0]}" if len(dag_ids) == 1 else f"DAGs {', '.join(dag_ids)}" if dag_ids else "every DAG"
     print(f"Testing {what} on {local.stage}'s Airflow {local.version}, date {args.date or 'now'}")
+    _note_missing_secrets(args.secrets)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dag-test-") as scratch:
         report_path = Path(scratch) / "report.json"
@@ -234,23 +240,23 @@ def run_dag_test(args: argparse.Namespace) -> int:
             print(f"error: the DAG run itself failed to start (exit {result.returncode})", file=sys.stderr)
             return 2
         report: dict[str, Any] = json.loads(report_path.read_text())
+    failure = Failure(args.source.resolve(), args.secrets, local.secrets_prefix)
     if "error" in report:
-        print(f"error: {report['error']}; DAGs found: {', '.join(report['dag_ids']) or 'none'}", file=sys.stderr)
+        # The cause first: a file that cannot be imported is why its DAGs are missing.
         for path, message in report["import_errors"].items():
-            print(f"  import error in {path}:\n{message}", file=sys.stderr)
-        return 2
+            _print_import_error(path, message, failure)
+        print(f"FAIL {report['error']} (DAGs found: {', '.join(report['dag_ids']) or 'none'})")
+        return 1
     runs: list[dict[str, Any]] = report["runs"]
     outputs = split_by_dag(output)
     # Every DAG was asked for: a file that cannot be imported is a failure too (its DAGs never ran).
     broken = report["import_errors"] if not dag_ids else {}
-    if len(runs) == 1 and not broken:  # one DAG: its time is the whole wait, Airflow's start-up included
-        return _print_run(runs[0], split_by_task(outputs[runs[0]["dag_id"]]), time.monotonic() - started)
-    codes = [_print_run(run, split_by_task(outputs[run["dag_id"]]), run["seconds"]) for run in runs]
-    failed = [run["dag_id"] for run, code in zip(runs, codes, strict=True) if code]
     for path, message in broken.items():
-        print(f"FAIL {Path(path).name} cannot be imported:")
-        for line in message.splitlines()[-FAILED_TAIL_LINES:]:
-            print(f"      | {line}")
+        _print_import_error(path, message, failure)
+    if len(runs) == 1 and not broken:  # one DAG: its time is the whole wait, Airflow's start-up included
+        return _print_run(runs[0], split_by_task(outputs[runs[0]["dag_id"]]), time.monotonic() - started, failure)
+    codes = [_print_run(run, split_by_task(outputs[run["dag_id"]]), run["seconds"], failure) for run in runs]
+    failed = [run["dag_id"] for run, code in zip(runs, codes, strict=True) if code]
     print(
         f"{len(runs)} DAG(s) in {time.monotonic() - started:.1f} s: {len(runs) - len(failed)} succeeded"
         + (f", {len(failed)} failed: {', '.join(failed)}" if failed else "")
@@ -259,22 +265,100 @@ def run_dag_test(args: argparse.Namespace) -> int:
     return 1 if failed or broken else 0
 
 
-def _print_run(run: dict[str, Any], logs: dict[str, list[str]], seconds: float) -> int:
-    """One DAG run's tasks with the tail of their output; 1 if any task or the run failed."""
+def _note_missing_secrets(secrets: Path) -> None:
+    if not secrets.is_file():
+        print(
+            f"note: {shown(secrets)} does not exist, so no Variable or connection is defined locally: copy "
+            f"{shown(SECRETS_FILE.with_name('secrets.example.json'))} to {shown(SECRETS_FILE)} and fill it in"
+        )
+
+
+# What a task's traceback says is missing: (pattern, kind). Airflow 3's task SDK raises these.
+MISSING = (
+    (re.compile(r"Variable (\S+) not found|Variable (\S+) does not exist"), "variable"),
+    (re.compile(r"The conn_id `([^`]+)` isn't defined"), "connection"),
+)
+FRAME_LINE = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
+
+
+@dataclass(frozen=True)
+class Failure:
+    """How to explain a failed task or file: whose frames to show, where local secrets live."""
+
+    dags: Path
+    secrets: Path
+    secrets_prefix: str | None  # the environment's Secrets Manager prefix, where MWAA reads them
+
+    def explain(self, lines: list[str]) -> list[str] | None:
+        """The cause of a failure, then the author's own frames and the error: None without a traceback."""
+        starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+        if not starts:
+            return None
+        trace = lines[starts[-1] :]
+        error = next((line for line in reversed(trace) if line and not line.startswith(" ")), trace[-1])
+        shown_lines = [f"cause: {cause}" for cause in [self._cause(error)] if cause]
+        keep = False
+        for line in trace[1:]:
+            frame = FRAME_LINE.match(line)
+            if frame:
+                keep = frame["file"].startswith(str(self.dags))
+                if keep:
+                    shown_lines.append(f"| {line.strip().replace(str(self.dags.parent) + '/', '')}")
+            elif keep and line.startswith("    ") and not set(line.strip()) <= {"^", "~"}:
+                shown_lines.append(f"|     {line.strip()}")
+        kind, colon, text = error.partition(": ")
+        shown_lines.append(f"| {kind.rsplit('.', 1)[-1]}{colon}{text}")  # the exception's class without its module
+        return shown_lines
+
+    def _cause(self, error: str) -> str | None:
+        for pattern, kind in MISSING:
+            match = pattern.search(error)
+            if match:
+                name = next(group for group in match.groups() if group)
+                where = (
+                    f"Secrets Manager's {self.secrets_prefix}/{kind}s/{name}"
+                    if self.secrets_prefix
+                    else f"the environment's Airflow {kind}s"
+                )
+                return (
+                    f'{kind} {name!r} is not defined locally: add it under "{kind}s" in {shown(self.secrets)} '
+                    f"(in MWAA it comes from {where})"
+                )
+        return None
+
+
+def _print_import_error(path: str, message: str, failure: Failure) -> None:
+    relative = Path(path).resolve().relative_to(failure.dags) if Path(path).is_absolute() else Path(path)
+    print(f"FAIL {shown(failure.dags)}/{relative.as_posix()} cannot be imported, so none of its DAGs ran:")
+    explained = failure.explain(message.splitlines())
+    for line in explained or [f"| {line}" for line in message.splitlines()[-FAILED_TAIL_LINES:]]:
+        print(f"      {line}")
+
+
+def _print_run(run: dict[str, Any], logs: dict[str, list[str]], seconds: float, failure: Failure) -> int:
+    """One DAG run's tasks with the tail of their output (a failed one's cause and own frames); 1 if any task
+    or the run failed."""
     dag_id = run["dag_id"]
-    failed = []
+    failed, upstream = [], []
     for task in run["tasks"]:
         name = task["task_id"] if task["map_index"] == -1 else f"{task['task_id']}[{task['map_index']}]"
-        ok = task["state"] in ("success", "skipped")
-        print(f"  {task['state']:<10} {name}")
-        tail = logs.get(name, [])[-(TAIL_LINES if ok else FAILED_TAIL_LINES) :]
-        for line in tail:
-            print(f"      | {line}")
-        if not ok:
+        state = task["state"]
+        print(f"  {state:<10} {name}")
+        if state in ("success", "skipped"):
+            for line in logs.get(name, [])[-TAIL_LINES:]:
+                print(f"      | {line}")
+        elif state == "upstream_failed":
+            upstream.append(name)
+            print("      | did not run: a task it depends on failed")
+        else:
             failed.append(name)
-    if failed or run["state"] != "success":
+            explained = failure.explain(logs.get(name, []))
+            for line in explained or [f"| {line}" for line in logs.get(name, [])[-FAILED_TAIL_LINES:]]:
+                print(f"      {line}")
+    if failed or upstream or run["state"] != "success":
         names = ", ".join(repr(name) for name in failed) or "none"
-        print(f"FAIL DAG {dag_id!r} run {run['state']} in {seconds:.1f} s; failed task(s): {names}")
+        skipped = f"; did not run (upstream failed): {', '.join(map(repr, upstream))}" if upstream else ""
+        print(f"FAIL DAG {dag_id!r} run {run['state']} in {seconds:.1f} s; failed task(s): {names}{skipped}")
         return 1
     print(f"DAG {dag_id!r}: all {len(run['tasks'])} task(s) succeeded in {seconds:.1f} s")
     return 0
@@ -373,6 +457,7 @@ def _start(args: argparse.Namespace, host: str, port: int) -> int:
     local = _prepared(args)
     if local is None:
         return 2
+    _note_missing_secrets(args.secrets)
     if host not in LOOPBACK:
         print(
             f"WARNING: Airflow listens on {host}: its UI and API, with the generated admin login, are open to "

@@ -101,29 +101,54 @@ def test_the_sample_dags_run_locally_in_one_airflow(local_home: Path, secrets: P
         assert f"      | {output}" in lines[start:end], dag_id
 
 
-def test_a_failing_task_and_a_file_that_cannot_be_imported_fail_the_run(local_home: Path, secrets: Path) -> None:
-    """Every DAG of a folder, on prod's Airflow (its version, requirements.txt and plugins)."""
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "dagtools", "dag-test", "--environment", "prod"),
-            *("--source", str(ROOT / "tests" / "fixtures" / "failing_dags"), "--secrets", str(secrets)),
-        ],
+def dag_test(*options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dagtools", "dag-test", *options],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_a_failing_task_and_a_file_that_cannot_be_imported_fail_the_run(local_home: Path, tmp_path: Path) -> None:
+    """Every DAG of a folder, on prod's Airflow (its version, requirements.txt and plugins), with no local
+    secrets file: each failure leads with its cause and the author's own frames."""
+    absent = tmp_path / "secrets.json"
+    folder = ["--environment", "prod", "--source", str(ROOT / "tests" / "fixtures" / "failing_dags")]
+    result = dag_test(*folder, "--secrets", str(absent))
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "Testing every DAG on prod's Airflow 3.2.1, date now"
+    assert lines[1].startswith(f"note: {absent} does not exist, so no Variable or connection is defined locally")
     assert "  success    prepare" in lines and "  failed     explode" in lines
     assert "      | ValueError: cannot handle 42" in lines
     [verdict] = [line for line in lines if line.startswith("FAIL DAG 'failing_task' run failed in ")]
     assert verdict.endswith("failed task(s): 'explode'")
-    assert "FAIL missing_dependency.py cannot be imported:" in lines
+    # A Variable nobody defined: the cause first, where to define it, the DAG's own line; no Airflow internals.
+    task_at = lines.index("  failed     read_targets")
+    assert lines[task_at + 1] == (
+        f"      cause: variable 'greeting_targets' is not defined locally: add it under \"variables\" in {absent} "
+        "(in MWAA it comes from Secrets Manager's airflow/variables/greeting_targets)"
+    )
+    assert lines[task_at + 2] == '      | File "failing_dags/needs_a_variable.py", line 13, in read_targets'
+    assert not any("site-packages" in line for line in lines)
+    assert "  upstream_failed greet" in lines  # told apart from a failure
+    [verdict] = [line for line in lines if line.startswith("FAIL DAG 'needs_a_variable' run failed in ")]
+    assert verdict.endswith("failed task(s): 'read_targets'; did not run (upstream failed): 'greet'")
+    cannot = "FAIL tests/fixtures/failing_dags/missing_dependency.py cannot be imported, so none of its DAGs ran:"
+    assert cannot in lines
     assert any("No module named 'not_in_requirements_txt'" in line for line in lines)
-    assert lines[-1].startswith("1 DAG(s) in ")
-    assert lines[-1].endswith(": 0 succeeded, 1 failed: failing_task; 1 file(s) cannot be imported")
+    assert lines[-1].startswith("2 DAG(s) in ")
+    assert lines[-1].endswith(": 0 succeeded, 2 failed: failing_task, needs_a_variable; 1 file(s) cannot be imported")
+
+    # Asked for by name, a DAG of that file: its import error first, then why the DAG is missing.
+    result = dag_test(*folder, "--dag", "missing_dependency")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines.index(cannot) < lines.index(
+        "FAIL no DAG 'missing_dependency' in the DAG folder (DAGs found: failing_task, needs_a_variable)"
+    )
 
 
 def free_port() -> int:
