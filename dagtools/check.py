@@ -92,12 +92,18 @@ def time_limit(budget: float) -> float:
     return max(budget * 2, budget + 3)
 
 
-def add_check_command(commands: Any) -> None:
-
-    check = commands.add_parser("check", help="parse the DAGs with the environments' Airflow versions")
+def add_check_command(commands: Any, environment_keys: str) -> None:
+    check = commands.add_parser(
+        "check",
+        help="check the DAGs: ruff's Airflow rules, and a parse with each environment's Airflow",
+        epilog="example: python -m dagtools check --environment dev   (make dags-check checks every environment)",
+    )
     check.add_argument("--source", type=Path, default=Path("dags"), help="DAG folder (default: dags)")
     check.add_argument(
-        "--environment", action="append", help="check for this environment's Airflow version (default: all)"
+        "--environment",
+        action="append",
+        metavar=environment_keys,
+        help="check with this environment's Airflow version; repeatable (default: every environment)",
     )
     check.add_argument(
         "--index",

@@ -1,4 +1,4 @@
-"""`python -m dagtools sync|check`: what CodeBuild, the Makefile and DAG authors run."""
+"""`python -m dagtools`: the DAG tools, as DAG authors, the Makefile and the pipelines run them."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from dagtools.options import (
     MAX_CONCURRENCY,
     ROLE_ARN,
     bucket_name,
+    environment_keys,
     option,
     positive_seconds,
     region_code,
@@ -48,11 +49,44 @@ RETRY_MODES = ("legacy", "standard", "adaptive")
 ROLE_ARN_OPTION = option(lambda t: t if ROLE_ARN.fullmatch(t) else None, "must be an IAM role ARN")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m dagtools", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+EXAMPLES = """\
+DAG authors (no AWS credentials needed):
+  make dags-check                  python -m dagtools check
+      check every DAG with each environment's Airflow and MWAA's packages
+  make dag-test DAG=my_dag         python -m dagtools dag-test --dag my_dag
+      run a DAG on this machine, on an environment's Airflow (every DAG without DAG=)
+  make airflow                     python -m dagtools airflow
+      Airflow's UI on http://127.0.0.1:8080 with dags/ live; Ctrl-C stops it
 
-    sync = commands.add_parser("sync", help="publish a DAG folder to an S3 prefix, by content hash")
+Operators (with AWS credentials: --profile NAME or AWS_PROFILE):
+  python -m dagtools sync --environment dev --dry-run
+      what a sync of dags/ to dev's bucket would change
+  python -m dagtools status --environment prod
+      which commit's DAGs prod runs, drift in its bucket, the import errors it reports
+
+Each command's options: python -m dagtools <command> --help
+"""
+CREDENTIALS_HELP = (
+    "give AWS credentials with --profile NAME, AWS_PROFILE=NAME, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+    "(aws sso login first for an SSO profile)"
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m dagtools",
+        description=__doc__,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{check,dag-test,airflow,sync,status}")
+    keys = environment_keys()
+
+    sync = commands.add_parser(
+        "sync",
+        help="publish a DAG folder to an environment's bucket, by content hash",
+        epilog="example: python -m dagtools sync --environment dev --dry-run",
+    )
     sync.add_argument("--source", type=Path, default=Path("dags"), help="local DAG folder (default: dags)")
     sync.add_argument(
         "--bucket",
@@ -65,7 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=option(normalize_prefix, "must be a key prefix such as dags/ (never the whole bucket)"),
         help="key prefix in the bucket (default: dags/)",
     )
-    sync.add_argument("--environment", help="an environment key from config/environments.toml, for the bucket")
+    sync.add_argument(
+        "--environment",
+        metavar=keys,
+        help="an environment of config/environments.toml: its bucket, owner and region (and more, see below)",
+    )
     sync.add_argument(
         "--role-arn",
         type=ROLE_ARN_OPTION,
@@ -160,8 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.set_defaults(handler=run_sync)
 
-    status = commands.add_parser("status", help="which commit's DAGs are live in an environment, drift, import errors")
-    status.add_argument("--environment", required=True, help="an environment key from config/environments.toml")
+    status = commands.add_parser(
+        "status",
+        help="which commit's DAGs are live in an environment, drift, import errors",
+        epilog="example: python -m dagtools status --environment prod --profile prod-readonly",
+    )
+    status.add_argument("--environment", required=True, metavar=keys, help="an environment of config/environments.toml")
     status.add_argument(
         "--role-arn",
         type=ROLE_ARN_OPTION,
@@ -174,8 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     from dagtools.check import add_check_command
     from dagtools.local_airflow import add_local_commands
 
-    add_check_command(commands)
-    add_local_commands(commands)
+    add_check_command(commands, keys)
+    add_local_commands(commands, keys)
     return parser
 
 
@@ -296,6 +338,14 @@ def is_deployed(args: argparse.Namespace) -> bool:
     except ssm.exceptions.ParameterNotFound:
         return False
     return True
+
+
+def describe_error(error: Exception) -> str:
+    """An AWS error as one line; missing or unusable credentials say how to give them."""
+    kind = error_code(error) or type(error).__name__
+    if kind in ("NoCredentialsError", "ProfileNotFound", "PartialCredentialsError", "SSOTokenLoadError"):
+        return f"{kind}: {error}: {CREDENTIALS_HELP}"
+    return f"{kind}: {error}"
 
 
 def _names(sign: str, names: list[str]) -> list[str]:
@@ -431,7 +481,7 @@ def _sync(args: argparse.Namespace, signals: list[int]) -> int:
     except Exception as error:  # botocore errors of every kind end here, with their message
         summary["permanent"] = is_permanent(error)
         advice = "fix this, then run it again" if summary["permanent"] else "a temporary failure: run it again"
-        return _fail(args, summary, f"error: {error_code(error) or type(error).__name__}: {error} ({advice})", 1)
+        return _fail(args, summary, f"error: {describe_error(error)} ({advice})", 1)
 
 
 def _dag_index(args: argparse.Namespace) -> DagIndex | None:
@@ -564,7 +614,7 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except Exception as error:  # botocore errors of every kind end here, with their message
-        print(f"error: {error_code(error) or type(error).__name__}: {error}", file=sys.stderr)
+        print(f"error: {describe_error(error)}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(report, indent=1))

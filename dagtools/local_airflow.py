@@ -561,19 +561,33 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
             pass
 
 
-def add_local_commands(commands: Any) -> None:
-    dag_test = commands.add_parser("dag-test", help="run DAGs locally on an environment's Airflow")
+def add_local_commands(commands: Any, environment_keys: str) -> None:
+    dag_test = commands.add_parser(
+        "dag-test",
+        help="run DAGs on this machine, on an environment's Airflow",
+        epilog="example: python -m dagtools dag-test --dag daily_orders_summary --date 2026-11-20   "
+        "(exit 0: every task succeeded; 1: a task failed, a file does not import or a DAG is missing; "
+        "2: the local Airflow could not be set up)",
+    )
     dag_test.add_argument(
         "--dag", action="append", help="a dag_id to run; repeat for several (default: every DAG in the folder)"
     )
-    dag_test.add_argument("--environment", help="whose Airflow, plugins and options (default: the first)")
+    dag_test.add_argument(
+        "--environment", metavar=environment_keys, help="whose Airflow, plugins and options (default: the first)"
+    )
     dag_test.add_argument("--date", help="logical date, e.g. 2026-11-20 (default: now)")
     dag_test.add_argument("--source", type=Path, default=ROOT / "dags", help="DAG folder (default: dags)")
     dag_test.add_argument("--secrets", type=Path, default=SECRETS_FILE, help=SECRETS_HELP)
     dag_test.set_defaults(handler=run_dag_test)
 
-    standalone = commands.add_parser("airflow", help="Airflow standalone on this machine with the DAG folder live")
-    standalone.add_argument("--environment", help="whose Airflow, plugins and options (default: the first)")
+    standalone = commands.add_parser(
+        "airflow",
+        help="Airflow's UI, scheduler and workers on this machine, with the DAG folder live",
+        epilog="example: python -m dagtools airflow --environment prod --port 8081",
+    )
+    standalone.add_argument(
+        "--environment", metavar=environment_keys, help="whose Airflow, plugins and options (default: the first)"
+    )
     standalone.add_argument("--port", type=int, default=8080, help="the UI and API port (default: 8080)")
     standalone.add_argument(
         "--listen",

@@ -47,3 +47,19 @@ def region_code(text: str) -> str | None:
 def positive_seconds(text: str) -> float | None:
     value = float(text)
     return value if 0 < value < 3600 else None
+
+
+def environment_keys() -> str:
+    """The environment keys config defines, for help texts ("dev, prod"): read from the TOML alone, not
+    validated, so building the parser stays cheap; "KEY" when config cannot be read."""
+    import os
+    import tomllib
+
+    from config import DEFAULT_CONFIG_PATH
+
+    try:
+        with open(os.environ.get("MWAA_CONFIG") or DEFAULT_CONFIG_PATH, "rb") as file:
+            keys = list(tomllib.load(file).get("environments", {}))
+    except (OSError, ValueError):
+        return "KEY"
+    return "{" + ",".join(keys) + "}" if keys else "KEY"
