@@ -3,10 +3,14 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: install synth test lint dags-check dag-test airflow bench clean
+.PHONY: install lock synth test lint dags-check dag-test airflow bench clean
 
 install:
 	@scripts/install.sh
+
+# After a change to pyproject.toml's dependencies: a new uv.lock and its hashed exports.
+lock: install
+	@scripts/lock.sh
 
 synth: install
 	@scripts/synth.sh
