@@ -29,9 +29,10 @@ from typing import Any
 import boto3
 
 from config import load_config
-from dagtools.check import CheckTarget, airflow_python, dag_index, probe
+from dagtools.check.airflow_venv import CheckTarget, airflow_python
+from dagtools.check.command import dag_index, probe
 from dagtools.cli import main as dagtools
-from dagtools.live import MWAA_COPY_INTERVAL
+from dagtools.live.wait import MWAA_COPY_INTERVAL
 from tests.airflow_emulation import AirflowEmulation
 from tests.mwaa_front import FrontEnvironment, MwaaFront
 from tests.s3server import MOTO_ACCOUNT, S3Server, client_environment

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from dagtools.sync import SafetyError
+from dagtools.sync.engine import SafetyError
 
 MAX_CONCURRENCY = 64
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
@@ -26,6 +26,9 @@ def option(check: Callable[[str], Any], allowed: str) -> Callable[[str], Any]:
         return value
 
     return parse
+
+
+ROLE_ARN_OPTION = option(lambda t: t if ROLE_ARN.fullmatch(t) else None, "must be an IAM role ARN")
 
 
 def whole_number(low: int, high: int) -> Callable[[str], int | None]:

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--execution-name", required=True)
     args = parser.parse_args(argv)
 
-    from dagtools.aws import session_for
+    from aws_clients import session_for
 
     iam = session_for(role_arn=None, region=None, session_name="bootstrap").client("iam")
     for name, template in (

@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _wait(target: Target, args: argparse.Namespace) -> bool:
-    from dagtools.aws import mwaa_client, session_for
+    from aws_clients import mwaa_client, session_for
 
     mwaa = mwaa_client(session_for(role_arn=target.role_arn, region=target.region, session_name="environment-status"))
 
@@ -120,7 +120,7 @@ def _wait(target: Target, args: argparse.Namespace) -> bool:
 
 def _record_deployed(target: Target) -> bool:
     """Write the target's parameter; True when it did not exist yet (the environment is new)."""
-    from dagtools.aws import session_for
+    from aws_clients import session_for
 
     assert target.record_parameter
     commit = os.environ.get("CODEBUILD_RESOLVED_SOURCE_VERSION", "deployed")
@@ -137,7 +137,7 @@ def _record_deployed(target: Target) -> bool:
 
 def _start_dag_pipeline(pipeline: str, new: list[str]) -> None:
     """The DAG pipeline runs the branch's newest commit: DAG commits pushed while `new` were created reach them."""
-    from dagtools.aws import session_for
+    from aws_clients import session_for
 
     client = session_for(role_arn=None, region=None, session_name="environment-status").client("codepipeline")
     execution = client.start_pipeline_execution(name=pipeline)

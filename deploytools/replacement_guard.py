@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         parser.error("--stack-name (or --environment and --stack) is needed")
 
-    from dagtools.aws import session_for
+    from aws_clients import session_for
 
     client = session_for(role_arn=args.role_arn, region=args.region, session_name="replacement-guard").client(
         "cloudformation"

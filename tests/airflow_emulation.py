@@ -30,9 +30,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dagtools.check import CheckTarget, airflow_python, bytecode_cache
-from dagtools.live import MWAA_COPY_INTERVAL
-from dagtools.local_airflow import config_options
+from dagtools.check.airflow_venv import CheckTarget, airflow_python, bytecode_cache
+from dagtools.live.wait import MWAA_COPY_INTERVAL
+from dagtools.local.command import config_options
 
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 VIEWER = ("viewer", "viewer-password")  # the user InvokeRestApi calls Airflow as, for a Viewer role ARN

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from config import DEFAULT_CONFIG_PATH
-from dagtools.check import evaluate, targets_to_check
+from dagtools.check.airflow_venv import targets_to_check
+from dagtools.check.command import evaluate
 from dagtools.cli import main
 from tests.conftest import ROOT
 
@@ -157,7 +158,7 @@ def test_bad_dags_fail_on_what_breaks_in_mwaa_and_warn_on_style(capsys: pytest.C
 
 
 def test_a_repository_makes_warnings_errors_in_one_place(tmp_path: Path) -> None:
-    from dagtools.check import ERRORS, error_rules
+    from dagtools.check.command import ERRORS, error_rules
 
     assert error_rules(tmp_path / "missing.toml") == ERRORS
     assert {"DAG004", "DAG005", "DAG006", "AIR311"}.isdisjoint(error_rules())  # this repository: defaults
@@ -344,7 +345,7 @@ def test_dag010_counts_distinct_dags_as_airflow_does(tmp_path: Path, capsys: pyt
     """Airflow's own example_bash_operator yields one DAG object twice from `DagBag.process_file`: not two DAGs.
     Two `with DAG("twice_with")` blocks are two DAGs, and Airflow silently keeps one of them (which one, the order
     of a set decides)."""
-    from dagtools.check import airflow_python
+    from dagtools.check.airflow_venv import airflow_python
 
     environment = "dev"  # Airflow 3.3.1; 3.2.1 returns the example's DAG object twice too
     [target] = targets_to_check([environment])

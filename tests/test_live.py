@@ -30,9 +30,10 @@ from typing import Any
 
 import pytest
 
-from dagtools.check import CheckTarget, airflow_python, dag_index, probe
+from dagtools.check.airflow_venv import CheckTarget, airflow_python
+from dagtools.check.command import dag_index, probe
 from dagtools.cli import main
-from dagtools.live import PATH_MAX, InvokeRestApi, parse_time, wait_until_live
+from dagtools.live.wait import PATH_MAX, InvokeRestApi, parse_time, wait_until_live
 from tests.airflow_emulation import AirflowEmulation
 from tests.lambda_front import Function, LambdaFront
 from tests.mwaa_front import FrontEnvironment, MwaaFront, TokenBucket
@@ -425,7 +426,7 @@ def test_waiting_gives_up_at_its_timeout(env: Emulated) -> None:
     import boto3
     from botocore.config import Config
 
-    from dagtools.live import Upload
+    from dagtools.live.wait import Upload
 
     clock = [time.time()]
     slept: list[float] = []

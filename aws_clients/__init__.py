@@ -57,3 +57,26 @@ def mwaa_client(session: Session, *, attempts: int | None = None) -> Any:
     return session.client(
         "mwaa", config=Config(inject_host_prefix=not os.environ.get("AWS_ENDPOINT_URL_MWAA"), **retries)
     )
+
+
+CREDENTIALS_HELP = (
+    "give AWS credentials with --profile NAME, AWS_PROFILE=NAME, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+    "(aws sso login first for an SSO profile)"
+)
+
+
+def error_code(error: Exception) -> str | None:
+    """The error code of a botocore ClientError (AccessDenied, NoSuchKey, ...), else None."""
+    response = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return None
+    code = response.get("Error", {}).get("Code")
+    return str(code) if code is not None else None
+
+
+def describe_error(error: Exception) -> str:
+    """An AWS error as one line; missing or unusable credentials say how to give them."""
+    kind = error_code(error) or type(error).__name__
+    if kind in ("NoCredentialsError", "ProfileNotFound", "PartialCredentialsError", "SSOTokenLoadError"):
+        return f"{kind}: {error}: {CREDENTIALS_HELP}"
+    return f"{kind}: {error}"

@@ -27,8 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dagtools.airflow_dag_test import DAG_MARKER
-from dagtools.check import ROOT, CheckSetupError, airflow_python, bytecode_cache, shown, targets_to_check
+from dagtools.check.airflow_venv import (
+    ROOT,
+    CheckSetupError,
+    airflow_python,
+    bytecode_cache,
+    shown,
+    targets_to_check,
+)
+from dagtools.local.airflow_dag_test import DAG_MARKER
 
 # Tests set DAGTOOLS_LOCAL_HOME so they never share a database with an author's running `make airflow`.
 LOCAL_HOME = Path(os.environ.get("DAGTOOLS_LOCAL_HOME", ROOT / ".airflow-local"))

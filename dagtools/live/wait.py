@@ -36,13 +36,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from aws_clients import error_code
+
 MWAA_COPY_INTERVAL = 30.0  # seconds between MWAA's copies of the bucket's dags/ to its containers (user guide)
 CALLS_PER_ROUND = 20  # InvokeRestApi calls one round of the wait may make
 PAGE = 100  # Airflow's default page size for list endpoints
 PATH_MAX = 64  # InvokeRestApi's Path, at most 64 characters (the MWAA API reference)
 SOURCE_PATH = "/dagSources/"
 PATTERN_MAX = 1000  # characters in one `|`-joined search pattern
-CALLS_PER_ROUND = 20
 MAX_PAUSE = 60.0  # the longest pause between rounds while throttled
 COPY_SLACK = 5.0  # seconds MWAA's copy itself may take, on top of its interval
 # Seconds one small DAG file takes to parse (0.16 s measured for 500 files by `make bench`), with room.
@@ -114,11 +115,6 @@ class AirflowReader(Protocol):
     def get(self, path: str, query: dict[str, Any]) -> dict[str, Any]: ...
 
 
-def _error_code(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
-
-
 class InvokeRestApi:
     """GET requests to one environment's Airflow REST API through MWAA's InvokeRestApi (the caller may
     only call it as Airflow's Viewer). Works wherever the web server may be reached: a public one
@@ -135,7 +131,7 @@ class InvokeRestApi:
                 Name=self.environment_name, Path=path, Method="GET", QueryParameters=query
             )
         except Exception as error:
-            raise LiveError(f"{where}: {error}", throttled=_error_code(error) in THROTTLING) from None
+            raise LiveError(f"{where}: {error}", throttled=error_code(error) in THROTTLING) from None
         return _object(response.get("RestApiResponse"), where)
 
 
@@ -153,7 +149,7 @@ class ReaderFunction:
         try:
             response = self.client.invoke(FunctionName=self.function_name, Payload=payload)
         except Exception as error:
-            raise LiveError(f"{where}: {error}", throttled=_error_code(error) in THROTTLING) from None
+            raise LiveError(f"{where}: {error}", throttled=error_code(error) in THROTTLING) from None
         body = response["Payload"].read()
         if response.get("FunctionError"):
             raise LiveError(f"{where}: the function failed: {body.decode(errors='replace')[:500]}")
@@ -475,3 +471,17 @@ def wait_until_live(
         if not result.pending or result.seconds + pause > timeout:
             return result
         sleep(pause)
+
+
+def airflow_reader(session: Any, environment_name: str, reader_function: str | None) -> AirflowReader:
+    """Airflow's REST API of one environment: through MWAA's InvokeRestApi, or through the environment's
+    reader function inside its VPC when its web server is private. No retries inside a call: a throttled
+    or failed call ends the wait's round, which pauses longer when throttled, so every call counts."""
+    from botocore.config import Config
+
+    from aws_clients import mwaa_client
+
+    if reader_function:
+        once = Config(retries={"mode": "standard", "total_max_attempts": 1})
+        return ReaderFunction(session.client("lambda", config=once), reader_function)
+    return InvokeRestApi(mwaa_client(session, attempts=1), environment_name)

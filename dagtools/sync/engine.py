@@ -23,7 +23,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagtools.local import MANIFEST_NAME, IgnoreRules, LocalFile
+from aws_clients import error_code
+from dagtools.sync.source import MANIFEST_NAME, IgnoreRules, LocalFile
 
 MANIFEST_VERSION = 1
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys
@@ -390,15 +391,6 @@ TRANSIENT_CODES = {
 }
 # What S3 answers a conditional write whose condition no longer holds (412), or that raced another (409).
 CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409"}
-
-
-def error_code(error: Exception) -> str | None:
-    """The S3 error code of a botocore ClientError, else None."""
-    response = getattr(error, "response", None)
-    if not isinstance(response, dict):
-        return None
-    code = response.get("Error", {}).get("Code")
-    return str(code) if code is not None else None
 
 
 def is_permanent(error: Exception) -> bool:
