@@ -282,7 +282,7 @@ def test_ignored_files_are_skipped_but_airflowignore_is_uploaded(s3: Any, bucket
     (tmp_path / "lib" / "fixtures" / "rows.csv").write_text("a,b\n")
     (tmp_path / "lib" / "helpers_test.py").write_text("def test(): ...\n")
     (tmp_path / "lib" / "deep").mkdir()
-    (tmp_path / "lib" / "deep" / "x_test.py").write_text("x = 1\n")  # a glob's `*` also crosses `/`
+    (tmp_path / "lib" / "deep" / "x_test.py").write_text("x = 1\n")  # as in .gitignore, `*` stops at `/`
     (tmp_path / "scratch").mkdir()
     (tmp_path / "scratch" / "try.py").write_text("x = 1\n")
     (tmp_path / "__pycache__").mkdir()
@@ -293,6 +293,7 @@ def test_ignored_files_are_skipped_but_airflowignore_is_uploaded(s3: Any, bucket
         ".airflowignore",
         "dag_0000.py",
         "dag_0001.py",
+        "lib/deep/x_test.py",
         "lib/helpers.py",
     ]
 
