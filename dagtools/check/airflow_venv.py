@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dagtools.progress import on_terminal
+
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ROOT / "dagtools" / "requirements"
 
@@ -86,17 +88,28 @@ def find_mwaa_python() -> str:
     )
 
 
-def _uv(*args: str) -> subprocess.CompletedProcess[str]:
+def _uv_executable() -> str:
     """uv from the tools (dagtools/requirements/tools.txt), beside this interpreter or on PATH."""
     beside = Path(sys.executable).with_name("uv")
     uv = str(beside) if beside.exists() else shutil.which("uv")
     if not uv:
         raise CheckSetupError("uv is not installed: install dagtools/requirements/tools.txt first")
-    return subprocess.run([uv, *args], capture_output=True, text=True, check=False)
+    return uv
 
 
-def _install(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return _uv("pip", "install", "--quiet", "--python", str(python), *args)
+def _uv(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([_uv_executable(), *args], capture_output=True, text=True, check=False)
+
+
+def _install(python: Path, *args: str) -> tuple[bool, str]:
+    """Whether the install worked, and uv's report. On a terminal uv draws its own progress there (the
+    report then is above, not returned); elsewhere it is quiet and its report is kept for the error."""
+    command = ["pip", "install", "--python", str(python), *args]
+    if not on_terminal():
+        result = _uv(*command, "--quiet")
+        return result.returncode == 0, (result.stderr or result.stdout)[-3000:]
+    shown_live = subprocess.run([_uv_executable(), *command], stdout=sys.stderr, check=False)
+    return shown_live.returncode == 0, "(uv's report is above)"
 
 
 def airflow_python(target: CheckTarget) -> Path:
@@ -148,17 +161,16 @@ def _install_venv(target: CheckTarget, venv: Path, pins: Path) -> None:
     if created.returncode != 0:
         raise CheckSetupError(f"creating {venv.name} failed:\n{created.stderr}")
     if target.requirements is None:
-        install = _install(python, "-r", str(pins))
-        if install.returncode != 0:
-            raise CheckSetupError(f"installing {pins.name} failed:\n{install.stdout}{install.stderr}")
+        worked, report = _install(python, "-r", str(pins))
+        if not worked:
+            raise CheckSetupError(f"installing {pins.name} failed:\n{report}")
     else:
-        install = _install(python, "-r", str(pins), "-r", str(target.requirements), "-c", str(pins))
-        if install.returncode != 0:
+        worked, report = _install(python, "-r", str(pins), "-r", str(target.requirements), "-c", str(pins))
+        if not worked:
             shutil.rmtree(venv, ignore_errors=True)
             raise RequirementsConflict(
                 f"{shown(target.requirements)} does not install against the pins of Airflow "
-                f"{target.version} ({pins.relative_to(ROOT)}); MWAA would fail the same way:\n"
-                + indented((install.stderr or install.stdout)[-3000:])
+                f"{target.version} ({pins.relative_to(ROOT)}); MWAA would fail the same way:\n" + indented(report)
             )
 
 

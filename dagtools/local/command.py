@@ -36,6 +36,7 @@ from dagtools.check.airflow_venv import (
     targets_to_check,
 )
 from dagtools.local.airflow_dag_test import DAG_MARKER
+from dagtools.progress import ticking
 
 # Tests set DAGTOOLS_LOCAL_HOME so they never share a database with an author's running `make airflow`.
 LOCAL_HOME = Path(os.environ.get("DAGTOOLS_LOCAL_HOME", ROOT / ".airflow-local"))
@@ -154,10 +155,10 @@ def _migrate(local: LocalAirflow) -> None:
     digest = hashlib.sha256(f"{local.version}\0{installed}".encode()).hexdigest()
     if stamp.is_file() and stamp.read_text() == digest:
         return
-    print(f"Preparing the local metadata database in {local.home}/ ...", file=sys.stderr)
-    result = subprocess.run(
-        [local.airflow, "db", "migrate"], env=local.environ, capture_output=True, text=True, check=False
-    )
+    with ticking(f"Preparing the local metadata database in {local.home}/"):
+        result = subprocess.run(
+            [local.airflow, "db", "migrate"], env=local.environ, capture_output=True, text=True, check=False
+        )
     if result.returncode != 0:
         raise CheckSetupError(f"airflow db migrate failed:\n{(result.stdout + result.stderr)[-3000:]}")
     stamp.write_text(digest)
