@@ -242,6 +242,14 @@ def in_group(group: int) -> list[int]:
     return found
 
 
+def command_line(pid: int) -> bytes:
+    """A process's command line; empty once it has ended (a short-lived helper of a component may)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def children_of(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -342,7 +350,7 @@ def test_standalone_serves_the_dags_live_runs_them_and_stops_cleanly(
         [group] = {os.getpgid(child) for child in children_of(process.pid)}  # the components' one group
         started = in_group(group)
         assert listening_addresses(started) == {f"127.0.0.1:{port}"}  # no log servers on every interface
-        workers = [pid for pid in started if b"LocalExecutor" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        workers = [pid for pid in started if b"LocalExecutor" in command_line(pid)]
         assert len(workers) == max(2, os.cpu_count() or 2)
         second = start_airflow("--port", str(free_port()))
         assert second.returncode == 2
