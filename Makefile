@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: install lock synth test lint dags-check dag-test airflow bench clean
+.PHONY: install lock config-docs synth test lint dags-check dag-test airflow bench clean
 
 install:
 	@scripts/install.sh
@@ -11,6 +11,10 @@ install:
 # After a change to pyproject.toml's dependencies: a new uv.lock and its hashed exports.
 lock: install
 	@scripts/lock.sh
+
+# After a change to config/schema.py: the JSON schema editors use and docs/config-reference.md.
+config-docs: install
+	@python scripts/config_docs.py
 
 synth: install
 	@scripts/synth.sh
@@ -41,6 +45,7 @@ airflow: install
 		$(if $(LISTEN),--listen $(LISTEN)) $(if $(SECRETS),--secrets $(SECRETS))
 
 bench: install
+	@python -m bench.startup_bench
 	@python -m bench.dagsync_bench
 	@python -m bench.live_bench
 	@python -m bench.scale_bench

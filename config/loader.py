@@ -6,19 +6,19 @@ wrong value is fixed in one edit instead of one synth per typo.
 
 from __future__ import annotations
 
-import ast
 import fnmatch
 import functools
 import ipaddress
 import json
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
-from config import rules
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from config import rules, schema
 from config.model import (
     ENVIRONMENT_NAME_MAX_FOR_IAM,
     IAM_NAME_MAX,
@@ -27,54 +27,67 @@ from config.model import (
     EnvironmentConfig,
     PipelineConfig,
     ProjectConfig,
-    StatementConfig,
-    frozen_mapping,
 )
 from config.mwaa_reserved import reserved_problem
+from config.reader import (
+    REPOSITORY_ROOT,
+    ConfigError,
+    build_environment,
+    build_pipeline,
+    derived_bucket_name,
+    read_toml,
+)
 
-DEFAULT_CONFIG_PATH = Path(__file__).with_name("environments.toml")
-REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 BOUNDARY_PATH = REPOSITORY_ROOT / "bootstrap" / "permissions-boundary.json"
 
-_REQUIRED = object()
 
-
-class ConfigError(Exception):
-    """Raised with every problem found; `str()` is the message a user should see."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        lines = [f"{len(problems)} problem(s) in {source}:"] + [f"  - {p}" for p in problems]
-        super().__init__("\n".join(lines))
+Loc = tuple[str | int, ...]
 
 
 class _Table:
-    """Typed access to one TOML table that records problems instead of raising."""
+    """One table of the file after the model's type checks: the values that passed (defaults for keys left
+    out, None where a value failed, a table without its failed entries), and the domain rules' problems."""
 
-    def __init__(self, data: Mapping[str, Any], where: str, problems: list[str]) -> None:
-        self._data = data
+    def __init__(self, data: Any, model: type[schema.Table], where: str, problems: list[str], failed: set[Loc]) -> None:
+        self._data: Mapping[str, Any] = data if isinstance(data, dict) else {}
+        self._model = model
         self._where = where
         self._problems = problems
-        self._seen: set[str] = set()
+        self._failed = failed
 
     def problem(self, key: str, value: Any, allowed: str) -> None:
         self._problems.append(f"{self._where}: {key} = {value!r} is not allowed; {allowed}")
 
-    def get(self, key: str, kind: type, default: Any = _REQUIRED) -> Any:
-        """The value of `key` if it has type `kind`, else the default (or None after a problem)."""
-        self._seen.add(key)
-        if key not in self._data:
-            if default is _REQUIRED:
-                self._problems.append(f"{self._where}: {key} is missing")
-                return None
-            return default
-        value = self._data[key]
-        # bool is an int in Python; a `true` where a number belongs is still a mistake.
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.problem(key, value, f"must be {_KIND_NAMES.get(kind, kind.__name__)}")
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of `key`, its model default when left out (else `default`, for a derived one), or None
+        when it failed its type check (already a problem)."""
+        if any(loc[0] == key and (len(loc) == 1 or isinstance(loc[1], int)) for loc in self._failed):
             return None
+        if key not in self._data:
+            declared = self._model.model_fields[key].get_default(call_default_factory=True)
+            return default if declared is None else declared
+        value = self._data[key]
+        if isinstance(value, dict):
+            return {k: v for k, v in value.items() if not any(loc[:2] == (key, k) for loc in self._failed)}
         return value
+
+    def table(self, key: str, model: type[schema.Table]) -> _Table:
+        """A nested table (log_levels), checked like this one."""
+        nested = {loc[1:] for loc in self._failed if loc[0] == key and len(loc) > 1}
+        return _Table(self.get(key) or {}, model, f"{self._where} {key}", self._problems, nested)
+
+    def items(self, key: str) -> list[tuple[int, Any]]:
+        """A list's items that passed their type check, with their positions (for the problems' names)."""
+        value = self._data.get(key)
+        if not isinstance(value, list) or (key,) in self._failed:
+            return []
+        failed = {loc[1] for loc in self._failed if loc[0] == key and len(loc) > 1}
+        return [(index, item) for index, item in enumerate(value) if index not in failed]
+
+    def one_of(self, key: str, values: tuple[Any, ...], why: str = "") -> Any:
+        return self.check(
+            key, self.get(key), lambda v: v in values, "must be one of " + ", ".join(map(str, values)) + why
+        )
 
     def check(self, key: str, value: Any, ok: Callable[[Any], object], allowed: str) -> Any:
         if value is not None and not ok(value):
@@ -82,17 +95,11 @@ class _Table:
             return None
         return value
 
-    def string_map(self, key: str) -> dict[str, str]:
-        table = self.get(key, dict, {})
-        if table is None:
-            return {}
-        result = {}
-        for name, value in table.items():
-            if isinstance(value, str):
-                result[name] = value
-            else:
-                self.problem(f"{key}.{name}", value, "values must be strings (quote numbers and booleans)")
-        return result
+    def required(self, key: str) -> Any:
+        """A key the model leaves optional that this table needs (vpc_cidr, without vpc_id)."""
+        if not self.has(key):
+            self._problems.append(f"{self._where}: {key} is missing")
+        return self.get(key)
 
     def has(self, key: str) -> bool:
         return key in self._data
@@ -102,20 +109,106 @@ class _Table:
         found = {k: self._data[k] for k in keys if k in self._data}
         return found[keys[0]] if len(keys) == 1 else found
 
-    def reject_unknown(self) -> None:
-        for key in self._data:
-            if key not in self._seen:
-                known = ", ".join(sorted(self._seen))
-                self._problems.append(f"{self._where}: unknown key {key!r} (known keys: {known})")
+
+_KIND_NAMES = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+}
+_SUBTABLES: dict[str, type[schema.Table]] = {"log_levels": schema.LogLevels}
 
 
-_KIND_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a table"}
+def _at(data: Any, loc: Loc) -> Any:
+    for step in loc:
+        data = data[step]
+    return data
+
+
+def _shape_problem(where: str, model: type[schema.Table], table: Any, error: ErrorDetails) -> str:
+    """One of pydantic's errors in our form: where, key, value, what is allowed."""
+    loc, kind = error["loc"], error["type"]
+    key = str(loc[0])
+    if kind == "extra_forbidden" and len(loc) == 1:
+        return f"{where}: unknown key {key!r} (known keys: {', '.join(sorted(model.model_fields))})"
+    if kind == "missing" and len(loc) == 1:
+        return f"{where}: {key} is missing"
+    if key in _SUBTABLES and len(loc) > 1:
+        return _shape_problem(f"{where} {key}", _SUBTABLES[key], table[key], {**error, "loc": loc[1:]})
+    if key == "web_access" and len(loc) > 1:
+        role = loc[1]
+        if kind == "extra_forbidden":
+            return f"{where}: web_access = {role!r} is not allowed; keys must be Airflow roles: " + ", ".join(
+                rules.AIRFLOW_ROLES
+            )
+        return (
+            f"{where}: web_access.{role} = {table[key][role]!r} is not allowed; "
+            "must be a list of IAM role, user or account-root ARNs"
+        )
+    if key == "execution_role_statements" and len(loc) > 1:
+        index, item = loc[1], table[key][loc[1]]
+        if len(loc) == 2 or kind in ("missing", "extra_forbidden"):
+            return (
+                f"{where}: {key}[{index}] = {item!r} is not allowed; must be a table with exactly `actions` and "
+                "`resources`, both lists of strings"
+            )
+        part = loc[2]
+        what = "IAM actions" if part == "actions" else "ARNs"
+        return f"{where}: {key}[{index}].{part} = {item[part]!r} is not allowed; must be a non-empty list of {what}"
+    if len(loc) > 1 and isinstance(loc[1], str):  # a value in a table of strings
+        return (
+            f"{where}: {key}.{loc[1]} = {error['input']!r} is not allowed; values must be strings "
+            "(quote numbers and booleans)"
+        )
+    if len(loc) > 1:  # an item of a list
+        return f"{where}: {key} = {table[key]!r} is not allowed; must be a list of strings"
+    kind_name = _KIND_NAMES.get(kind, error["msg"].lower())
+    return f"{where}: {key} = {error['input']!r} is not allowed; must be {kind_name}"
+
+
+def _check_shape(data: Mapping[str, Any]) -> tuple[list[str], list[str], dict[Loc, set[Loc]]]:
+    """The model's type, required-key and unknown-key checks on the whole file: the problems (unknown keys
+    apart, to come last), and per table (`()`, `("pipeline",)`, `("environments", key)`) the locations that
+    failed, so the domain rules skip them."""
+    try:
+        schema.ConfigFile.model_validate(data)
+    except ValidationError as invalid:
+        errors = invalid.errors()
+    else:
+        return [], [], {}
+    problems: dict[str, None] = {}  # ordered and without repeats (a statement's errors read as one)
+    unknown: list[str] = []
+    failed: dict[Loc, set[Loc]] = {}
+    for error in errors:
+        loc = error["loc"]
+        model: type[schema.Table]
+        if loc[0] == "pipeline" and len(loc) > 1:
+            table, where, model = loc[:1], "pipeline", schema.Pipeline
+        elif loc[0] == "environments" and len(loc) > 2:
+            table, where, model = loc[:2], f"environment {loc[1]!r}", schema.Environment
+        elif loc[0] == "environments" and len(loc) == 2:
+            problems[f"environment {loc[1]!r}: must be a table ([environments.{loc[1]}])"] = None
+            failed.setdefault(loc, set()).add(())
+            continue
+        else:
+            table, where, model = (), "top level", schema.ConfigFile
+        relative = loc[len(table) :]
+        problem = _shape_problem(where, model, _at(data, table), {**error, "loc": relative})
+        if " unknown key " in problem:
+            unknown.append(problem)
+        else:
+            problems[problem] = None
+        failed.setdefault(table, set()).add(relative)
+    return list(problems), unknown, failed
 
 
 def _read_region(t: _Table, services: tuple[str, ...], purpose: str) -> Any:
     """A region code botocore knows, offering every service in `services` (offline endpoint data); None after a
     problem, like `_Table.check`."""
-    region = t.get("region", str)
+    region = t.get("region")
     if region is None:
         return None
     if region not in rules.known_regions():
@@ -128,9 +221,9 @@ def _read_region(t: _Table, services: tuple[str, ...], purpose: str) -> Any:
     return region
 
 
-def _read_tags(t: _Table) -> dict[str, str]:
+def _check_tags(t: _Table) -> None:
     """Tags as AWS takes them, leaving room for the tags CDK adds to some resources itself."""
-    tags = t.string_map("tags")
+    tags: dict[str, str] = t.get("tags") or {}
     if len(tags) > rules.MAX_USER_TAGS:
         t.problem(
             "tags",
@@ -148,19 +241,13 @@ def _read_tags(t: _Table) -> dict[str, str]:
                 f"tags.{key}", value, f"IAM treats tag keys case-insensitively; {seen[key.lower()]!r} is already set"
             )
         seen.setdefault(key.lower(), key)
-    return tags
 
 
-def _one_of(values: tuple[str, ...]) -> str:
-    return "must be one of " + ", ".join(values)
-
-
-def _read_environment(stage: str, data: Any, problems: list[str]) -> EnvironmentConfig | None:
+def _read_environment(stage: str, data: Any, problems: list[str], failed: set[Loc]) -> EnvironmentConfig | None:
     where = f"environment {stage!r}"
-    if not isinstance(data, dict):
-        problems.append(f"{where}: must be a table ([environments.{stage}])")
+    if () in failed:  # not a table at all
         return None
-    t = _Table(data, where, problems)
+    t = _Table(data, schema.Environment, where, problems, failed)
     before = len(problems)
 
     if not rules.STAGE_NAME.fullmatch(stage):
@@ -169,11 +256,11 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
             "hyphens, starting with a letter, at most 20 characters (it prefixes the stack names)"
         )
 
-    account = t.check("account", t.get("account", str), rules.ACCOUNT.fullmatch, "must be 12 digits (0-9)")
+    account = t.check("account", t.get("account"), rules.ACCOUNT.fullmatch, "must be 12 digits (0-9)")
     region = _read_region(t, rules.ENVIRONMENT_SERVICES, "an MWAA environment")
     name = t.check(
         "environment_name",
-        t.get("environment_name", str, f"mwaa-{stage}"),
+        t.get("environment_name", f"mwaa-{stage}"),
         rules.ENVIRONMENT_NAME.fullmatch,
         "must start with a letter and contain only letters, digits, '-' and '_'",
     )
@@ -187,33 +274,23 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
         )
         name = None
 
-    bucket = t.get("bucket_name", str, "")
+    bucket = t.get("bucket_name") or ""
     bucket_key = "bucket_name"
     if not bucket and name and account and region:
-        bucket = f"{name.lower().replace('_', '-')}-{account}-{region}"
+        bucket = derived_bucket_name(name, account, region)
         bucket_key = "bucket_name (derived from environment_name, account and region; set it explicitly)"
     if bucket:
         bucket_error = rules.bucket_name_problem(bucket)
         if bucket_error:
             t.problem(bucket_key, bucket, bucket_error)
 
-    version = t.check(
-        "airflow_version",
-        t.get("airflow_version", str, rules.DEFAULT_AIRFLOW_VERSION),
-        lambda v: v in rules.AIRFLOW_VERSIONS,
-        _one_of(rules.AIRFLOW_VERSIONS) + " (the Airflow 3 versions MWAA offers)",
-    )
-    env_class = t.check(
-        "environment_class",
-        t.get("environment_class", str, "mw1.small"),
-        lambda v: v in rules.ENVIRONMENT_CLASSES,
-        _one_of(rules.ENVIRONMENT_CLASSES),
-    )
+    version = t.one_of("airflow_version", rules.AIRFLOW_VERSIONS, " (the Airflow 3 versions MWAA offers)")
+    env_class = t.one_of("environment_class", rules.ENVIRONMENT_CLASSES)
     micro = env_class == "mw1.micro"
 
-    quota_ok = t.get("max_workers_quota_acknowledged", bool, False)
-    min_workers = t.check("min_workers", t.get("min_workers", int, 1), lambda v: v >= 1, "must be at least 1")
-    max_workers = t.check("max_workers", t.get("max_workers", int, 2), lambda v: v >= 1, "must be at least 1")
+    quota_ok = t.get("max_workers_quota_acknowledged")
+    min_workers = t.check("min_workers", t.get("min_workers"), lambda v: v >= 1, "must be at least 1")
+    max_workers = t.check("max_workers", t.get("max_workers"), lambda v: v >= 1, "must be at least 1")
     if min_workers is not None and max_workers is not None and min_workers > max_workers:
         t.problem("min_workers", min_workers, f"must not exceed max_workers ({max_workers})")
     if max_workers is not None and max_workers > rules.DEFAULT_WORKER_QUOTA and not quota_ok:
@@ -228,29 +305,29 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
 
     low, high = (1, 1) if micro else (2, 5)
     span = f"must be from {low} to {high} on {env_class}" if low != high else f"must be 1 on {env_class}"
-    schedulers = t.check("schedulers", t.get("schedulers", int, low), lambda v: low <= v <= high, span)
-    min_web = t.check("min_webservers", t.get("min_webservers", int, low), lambda v: low <= v <= high, span)
-    max_web = t.check("max_webservers", t.get("max_webservers", int, low), lambda v: low <= v <= high, span)
+    t.check("schedulers", t.get("schedulers", low), lambda v: low <= v <= high, span)
+    min_web = t.check("min_webservers", t.get("min_webservers", low), lambda v: low <= v <= high, span)
+    max_web = t.check("max_webservers", t.get("max_webservers", low), lambda v: low <= v <= high, span)
     if min_web is not None and max_web is not None and min_web > max_web:
         t.problem("min_webservers", min_web, f"must not exceed max_webservers ({max_web})")
 
     access_mode = t.check(
         "webserver_access_mode",
-        t.get("webserver_access_mode", str, "PRIVATE_ONLY" if data.get("protected") is True else "PUBLIC_ONLY"),
+        t.get("webserver_access_mode", "PRIVATE_ONLY" if t.get("protected") else "PUBLIC_ONLY"),
         lambda v: v in rules.ACCESS_MODES,
-        _one_of(rules.ACCESS_MODES),
+        "must be one of " + ", ".join(rules.ACCESS_MODES),
     )
     if access_mode == "PUBLIC_AND_PRIVATE" and version and rules.version_tuple(version) < (3, 2):
         t.problem("webserver_access_mode", access_mode, f"needs Airflow 3.2 or later (airflow_version is {version})")
 
-    window = t.check(
+    t.check(
         "weekly_maintenance_window_start",
-        t.get("weekly_maintenance_window_start", str, "SUN:03:00"),
+        t.get("weekly_maintenance_window_start"),
         rules.MAINTENANCE_WINDOW.fullmatch,
         "must be DAY:HH:MM in UTC with DAY one of MON..SUN and MM 00 or 30 (for example SUN:03:00)",
     )
 
-    options = t.string_map("airflow_configuration_options")
+    options: dict[str, str] = t.get("airflow_configuration_options") or {}
     for key, value in options.items():
         if not (rules.AIRFLOW_OPTION_KEY.fullmatch(key) and "." in key and len(key) <= 64):
             t.problem(
@@ -267,45 +344,34 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
                 "values must be 1 to 65,536 printable ASCII characters (MWAA refuses an empty value)",
             )
 
-    log_levels = _read_log_levels(t, where, problems)
-
-    network = _read_network(t, region)
-
-    tags = _read_tags(t)
-    wave = t.check(
+    levels = t.table("log_levels", schema.LogLevels)
+    for log_type in LOG_TYPES:
+        levels.one_of(log_type, rules.LOG_LEVELS)
+    _check_network(t, region)
+    _check_tags(t)
+    t.check(
         "wave",
-        t.get("wave", str, stage),
+        t.get("wave", stage),
         rules.STAGE_NAME.fullmatch,
         "must be lowercase letters, digits and hyphens, starting with a letter, at most 20 characters",
     )
-    approval = t.get("approval", bool, False)
-    protected = t.get("protected", bool, False)
-    allow_replacement = t.get("allow_replacement", bool, False)
-    strategy = t.check(
-        "worker_replacement_strategy",
-        t.get("worker_replacement_strategy", str, "GRACEFUL"),
-        lambda v: v in rules.WORKER_REPLACEMENT_STRATEGIES,
-        _one_of(rules.WORKER_REPLACEMENT_STRATEGIES),
-    )
-    retention = t.check(
+    t.one_of("worker_replacement_strategy", rules.WORKER_REPLACEMENT_STRATEGIES)
+    t.check(
         "log_retention_days",
-        t.get("log_retention_days", int, 365),
+        t.get("log_retention_days"),
         lambda v: v in rules.LOG_RETENTION_DAYS,
         "must be a period CloudWatch Logs offers: " + ", ".join(map(str, rules.LOG_RETENTION_DAYS)),
     )
-    alarm_topic = t.check(
+    t.check(
         "alarm_topic",
-        t.get("alarm_topic", str, None),
+        t.get("alarm_topic"),
         rules.SNS_TOPIC_NAME.fullmatch,
         "must be an SNS topic name: letters, digits, '-' and '_', at most 256 characters",
     )
-    queued_threshold = t.check(
-        "queued_tasks_alarm_threshold",
-        t.get("queued_tasks_alarm_threshold", int, 50),
-        lambda v: v >= 1,
-        "must be at least 1",
+    t.check(
+        "queued_tasks_alarm_threshold", t.get("queued_tasks_alarm_threshold"), lambda v: v >= 1, "must be at least 1"
     )
-    kms_key = t.get("kms_key", str, None)
+    kms_key = t.get("kms_key")
     if kms_key not in (None, "create"):
         match = rules.KMS_KEY_ARN.fullmatch(kms_key)
         if not match:
@@ -314,100 +380,52 @@ def _read_environment(stage: str, data: Any, problems: list[str]) -> Environment
             t.problem(
                 "kms_key", kms_key, f"must be a key in the environment's region {region} (MWAA and S3 need it there)"
             )
-    access = _read_role_extensions(t, account)
-    files_dir = _read_files_dir(t, stage)
-    t.reject_unknown()
+    _check_role_extensions(t, account)
+    _check_files_dir(t)
 
-    if len(problems) > before:
+    if len(problems) > before or failed:  # failed: its type problems are listed already
         return None
-    return EnvironmentConfig(
-        stage=stage,
-        account=account,
-        region=region,
-        environment_name=name,
-        bucket_name=bucket,
-        airflow_version=version,
-        environment_class=env_class,
-        min_workers=min_workers,
-        max_workers=max_workers,
-        max_workers_quota_acknowledged=quota_ok,
-        schedulers=schedulers,
-        min_webservers=min_web,
-        max_webservers=max_web,
-        webserver_access_mode=access_mode,
-        weekly_maintenance_window_start=window,
-        airflow_configuration_options=frozen_mapping(
-            {
-                **rules.DEFAULT_AIRFLOW_OPTIONS,
-                **rules.secrets_backend_options(access["secrets_manager_prefix"]),
-                **options,
-            }
-        ),
-        log_levels=frozen_mapping(log_levels),
-        **network,
-        tags=frozen_mapping(tags),
-        wave=wave,
-        approval=approval,
-        protected=protected,
-        allow_replacement=allow_replacement,
-        worker_replacement_strategy=strategy,
-        kms_key=kms_key,
-        **access,
-        files_dir=files_dir,
-        log_retention_days=retention,
-        alarm_topic=alarm_topic,
-        queued_tasks_alarm_threshold=queued_threshold,
-    )
+    return build_environment(stage, data)
 
 
-def _read_files_dir(t: _Table, stage: str) -> Path:
+def _check_files_dir(t: _Table) -> None:
     """The environment's folder of requirements.txt, plugins/ and startup.sh: inside the repository.
 
     The files become CDK assets uploaded to the environment's bucket, so a path or link leaving
     the repository could publish anything on the build machine.
     """
-    default = REPOSITORY_ROOT / "mwaa" / stage
-    raw: str | None = t.get("files_dir", str, None)
+    raw: str | None = t.get("files_dir")
     if raw is None:
-        return default
+        return
     folder = REPOSITORY_ROOT / raw
     root = REPOSITORY_ROOT.resolve()
     inside = "must be a folder inside this repository, relative to its top, with no '..' and no link leading out"
     if not raw or Path(raw).is_absolute() or ".." in Path(raw).parts:
         t.problem("files_dir", raw, inside)
-        return default
-    if not (resolved := folder.resolve()).is_relative_to(root):
+    elif not (resolved := folder.resolve()).is_relative_to(root):
         t.problem("files_dir", raw, inside + f" (it resolves to {resolved})")
-        return default
-    if not folder.is_dir():
+    elif not folder.is_dir():
         t.problem("files_dir", raw, "must be an existing folder of this repository (relative to its top)")
-        return default
-    for path in sorted(folder.rglob("*")):
-        if path.is_symlink() and not path.resolve().is_relative_to(root):
-            t.problem("files_dir", raw, f"{path.relative_to(REPOSITORY_ROOT)} is a link leading out of the repository")
-    return folder
+    else:
+        for path in sorted(folder.rglob("*")):
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                t.problem(
+                    "files_dir", raw, f"{path.relative_to(REPOSITORY_ROOT)} is a link leading out of the repository"
+                )
 
 
-def _read_network(t: _Table, region: str | None) -> dict[str, Any]:
+def _check_network(t: _Table, region: str | None) -> None:
     """A new VPC (vpc_cidr) or an existing one (vpc_id and its two private subnets), and its endpoints."""
-    vpc_id = t.check(
-        "vpc_id", t.get("vpc_id", str, None), rules.VPC_ID.fullmatch, "must look like vpc-0123456789abcdef0"
-    )
+    vpc_id = t.check("vpc_id", t.get("vpc_id"), rules.VPC_ID.fullmatch, "must look like vpc-0123456789abcdef0")
     subnets = _id_list(t, "private_subnet_ids", rules.SUBNET_ID, "subnet-0123456789abcdef0")
     route_tables = _id_list(t, "private_route_table_ids", rules.ROUTE_TABLE_ID, "rtb-0123456789abcdef0")
-    endpoints = t.get("endpoints", bool, False)
-    management = t.check(
-        "endpoint_management",
-        t.get("endpoint_management", str, "SERVICE"),
-        lambda v: v in rules.ENDPOINT_MANAGEMENT,
-        _one_of(rules.ENDPOINT_MANAGEMENT),
-    )
-    zones = t.get("availability_zones", list)
+    endpoints = t.get("endpoints")
+    t.one_of("endpoint_management", rules.ENDPOINT_MANAGEMENT)
+    zones = t.get("availability_zones")
     if zones is not None:
         zone_pattern = re.compile(re.escape(region or "") + "[a-z]", re.ASCII) if region else None
         if (
-            not all(isinstance(z, str) for z in zones)
-            or len(zones) != 2
+            len(zones) != 2
             or len(set(zones)) != 2
             or (zone_pattern and not all(zone_pattern.fullmatch(z) for z in zones))
         ):
@@ -416,7 +434,6 @@ def _read_network(t: _Table, region: str | None) -> dict[str, Any]:
                 zones,
                 f"must be two different zones of {region or 'the region'} (MWAA takes exactly two private subnets)",
             )
-            zones = None
 
     if vpc_id or t.has("vpc_id"):
         if t.has("vpc_cidr") or t.has("nat_gateways"):
@@ -425,8 +442,6 @@ def _read_network(t: _Table, region: str | None) -> dict[str, Any]:
                 t.raw("vpc_cidr", "nat_gateways"),
                 "leave out vpc_cidr and nat_gateways when vpc_id names an existing VPC",
             )
-        t.get("vpc_cidr", str, None)
-        t.get("nat_gateways", int, 0)
         if subnets is not None and len(subnets) != 2:
             t.problem("private_subnet_ids", subnets, "an existing VPC needs exactly two private subnet IDs, one per AZ")
         if endpoints and route_tables is not None and len(route_tables) == 0:
@@ -435,58 +450,30 @@ def _read_network(t: _Table, region: str | None) -> dict[str, Any]:
                 route_tables,
                 "endpoints = true in an existing VPC needs the private subnets' route tables (for the S3 gateway)",
             )
-        return {
-            "vpc_cidr": None,
-            "availability_zones": tuple(zones or ()),
-            "nat_gateways": 0,
-            "endpoints": endpoints,
-            "endpoint_management": management,
-            "vpc_id": vpc_id,
-            "private_subnet_ids": tuple(subnets or ()),
-            "private_route_table_ids": tuple(route_tables or ()),
-        }
+        return
 
     for key in ("private_subnet_ids", "private_route_table_ids"):
         if t.has(key):
             t.problem(key, t.raw(key), "only with vpc_id (an existing VPC); a new VPC makes its own subnets")
-    cidr = t.check("vpc_cidr", t.get("vpc_cidr", str), _cidr_ok, "must be a private IPv4 network from /16 to /22")
-    nat = t.check("nat_gateways", t.get("nat_gateways", int, 1), lambda v: 0 <= v <= 2, "must be 0, 1 or 2")
+    t.check("vpc_cidr", t.required("vpc_cidr"), _cidr_ok, "must be a private IPv4 network from /16 to /22")
+    nat = t.check("nat_gateways", t.get("nat_gateways"), lambda v: 0 <= v <= 2, "must be 0, 1 or 2")
     if nat == 0 and endpoints is False:
         t.problem(
             "nat_gateways",
             nat,
             "0 needs endpoints = true: without NAT or VPC endpoints MWAA cannot reach S3, SQS, CloudWatch or ECR",
         )
-    return {
-        "vpc_cidr": cidr,
-        "availability_zones": tuple(zones or ()),
-        "nat_gateways": nat,
-        "endpoints": endpoints,
-        "endpoint_management": management,
-        "vpc_id": None,
-        "private_subnet_ids": (),
-        "private_route_table_ids": (),
-    }
 
 
-def _read_role_extensions(t: _Table, account: str | None) -> dict[str, Any]:
+def _check_role_extensions(t: _Table, account: str | None) -> None:
     """What DAGs may do beyond the MWAA policy, and who may log in to the UI with which Airflow role."""
-    policies = t.get("execution_role_managed_policies", list, [])
-    if policies is not None and not all(isinstance(p, str) and rules.MANAGED_POLICY_ARN.fullmatch(p) for p in policies):
+    policies = t.get("execution_role_managed_policies")
+    if policies is not None and not all(rules.MANAGED_POLICY_ARN.fullmatch(p) for p in policies):
         t.problem("execution_role_managed_policies", policies, "must be a list of IAM managed policy ARNs")
-        policies = []
-    statements = []
     boundary = _boundary_actions()
-    for index, raw in enumerate(t.get("execution_role_statements", list, []) or []):
+    for index, statement in t.items("execution_role_statements"):
         where = f"execution_role_statements[{index}]"
-        if not isinstance(raw, dict) or set(raw) != {"actions", "resources"}:
-            t.problem(where, raw, "must be a table with exactly `actions` and `resources`, both lists of strings")
-            continue
-        actions, resources = raw["actions"], raw["resources"]
-        if not (isinstance(actions, list) and actions and all(isinstance(a, str) for a in actions)):
-            t.problem(f"{where}.actions", actions, "must be a non-empty list of IAM actions")
-            continue
-        for action in actions:
+        for action in statement["actions"]:
             if action == "*" or action.endswith(":*") or not rules.IAM_ACTION.fullmatch(action):
                 t.problem(
                     f"{where}.actions", action, "must be one service action ('s3:GetObject'); no '*' or 'service:*'"
@@ -498,35 +485,20 @@ def _read_role_extensions(t: _Table, account: str | None) -> dict[str, Any]:
                     "is outside the permissions boundary: add it to bootstrap/permissions-boundary.json and "
                     "update the policy in the account (scripts/bootstrap.sh environment KEY)",
                 )
-        if not (isinstance(resources, list) and resources and all(isinstance(r, str) and r for r in resources)):
-            t.problem(f"{where}.resources", resources, "must be a non-empty list of ARNs")
-            continue
-        statements.append(StatementConfig(tuple(actions), tuple(resources)))
-    prefix = t.check(
+        if not all(statement["resources"]):
+            t.problem(f"{where}.resources", statement["resources"], "must be a non-empty list of ARNs")
+    t.check(
         "secrets_manager_prefix",
-        t.get("secrets_manager_prefix", str, None),
+        t.get("secrets_manager_prefix"),
         rules.SECRETS_PREFIX.fullmatch,
         "must be a Secrets Manager name prefix such as airflow (connections under airflow/connections/...)",
     )
-    web_access: dict[str, tuple[str, ...]] = {}
-    for airflow_role, principals in (t.get("web_access", dict, {}) or {}).items():
+    for airflow_role, principals in (t.get("web_access") or {}).items():
         key = f"web_access.{airflow_role}"
-        if airflow_role not in rules.AIRFLOW_ROLES:
-            t.problem("web_access", airflow_role, "keys must be Airflow roles: " + ", ".join(rules.AIRFLOW_ROLES))
-        elif not isinstance(principals, list) or not all(
-            isinstance(p, str) and rules.PRINCIPAL_ARN.fullmatch(p) for p in principals
-        ):
+        if not all(rules.PRINCIPAL_ARN.fullmatch(p) for p in principals):
             t.problem(key, principals, "must be a list of IAM role, user or account-root ARNs")
         elif account and any(p.split(":")[4] != account for p in principals):
             t.problem(key, principals, f"must be principals of the environment's account {account}")
-        else:
-            web_access[airflow_role] = tuple(principals)
-    return {
-        "execution_role_managed_policies": tuple(policies or ()),
-        "execution_role_statements": tuple(statements),
-        "secrets_manager_prefix": prefix,
-        "web_access": MappingProxyType(web_access),
-    }
 
 
 @functools.cache
@@ -541,28 +513,11 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _id_list(t: _Table, key: str, pattern: re.Pattern[str], example: str) -> list[str] | None:
-    values: list[str] | None = t.get(key, list, [])
-    if values is not None and not all(isinstance(v, str) and pattern.fullmatch(v) for v in values):
+    values: list[str] | None = t.get(key)
+    if values is not None and not all(pattern.fullmatch(v) for v in values):
         t.problem(key, values, f"must be a list of IDs like {example}")
         return None
     return values
-
-
-def _read_log_levels(t: _Table, where: str, problems: list[str]) -> dict[str, str]:
-    table = t.get("log_levels", dict, {})
-    if table is None:
-        return {}
-    levels = _Table(table, f"{where} log_levels", problems)
-    result = {}
-    for log_type in LOG_TYPES:
-        result[log_type] = levels.check(
-            log_type,
-            levels.get(log_type, str, rules.DEFAULT_LOG_LEVEL),
-            lambda v: v in rules.LOG_LEVELS,
-            _one_of(rules.LOG_LEVELS),
-        )
-    levels.reject_unknown()
-    return result
 
 
 def _cidr_ok(value: str) -> bool:
@@ -573,32 +528,29 @@ def _cidr_ok(value: str) -> bool:
     return network.version == 4 and network.is_private and 16 <= network.prefixlen <= 22
 
 
-def _read_pipeline(data: Any, problems: list[str]) -> PipelineConfig | None:
-    if data is None:
+def _read_pipeline(data: Any, problems: list[str], failed: set[Loc]) -> PipelineConfig | None:
+    if not isinstance(data, dict):  # missing or not a table: a problem already
         return None
-    where = "pipeline"
-    t = _Table(data, where, problems)
+    t = _Table(data, schema.Pipeline, "pipeline", problems, failed)
     before = len(problems)
-    name = t.check(
+    t.check(
         "name",
-        t.get("name", str, "mwaa-platform"),
+        t.get("name"),
         rules.PIPELINE_NAME.fullmatch,
         "must be lowercase letters, digits and '-', starting with a letter, at most 40 characters",
     )
-    account = t.check("account", t.get("account", str), rules.ACCOUNT.fullmatch, "must be 12 digits (0-9)")
-    region = _read_region(t, rules.PIPELINE_SERVICES, "the pipeline stack")
-    repository = t.check(
+    account = t.check("account", t.get("account"), rules.ACCOUNT.fullmatch, "must be 12 digits (0-9)")
+    _read_region(t, rules.PIPELINE_SERVICES, "the pipeline stack")
+    t.check(
         "repository",
-        t.get("repository", str),
+        t.get("repository"),
         rules.REPOSITORY.fullmatch,
         "must be 'owner/name' as the git host shows it (for example example-org/mwaa-platform)",
     )
-    branch = t.check(
-        "branch", t.get("branch", str, "main"), rules.BRANCH.fullmatch, "must be a branch name such as main"
-    )
+    t.check("branch", t.get("branch"), rules.BRANCH.fullmatch, "must be a branch name such as main")
     connection_arn = t.check(
         "connection_arn",
-        t.get("connection_arn", str),
+        t.get("connection_arn"),
         rules.CONNECTION_ARN.fullmatch,
         "must be a CodeConnections connection ARN, "
         "arn:aws:codeconnections:<region>:<account>:connection/<uuid> (create it first; see README)",
@@ -610,38 +562,27 @@ def _read_pipeline(data: Any, problems: list[str]) -> PipelineConfig | None:
             connection_arn,
             f"must be a connection of the tools account {account}: a connection is usable only in its own account",
         )
-    topic = t.check(
+    t.check(
         "notification_topic",
-        t.get("notification_topic", str, "mwaa-delivery"),
+        t.get("notification_topic"),
         rules.SNS_TOPIC_NAME.fullmatch,
         "must be an SNS topic name: letters, digits, '-' and '_', at most 256 characters",
     )
-    t.reject_unknown()
-    if len(problems) > before:
+    if len(problems) > before or failed:  # failed: its type problems are listed already
         return None
-    return PipelineConfig(
-        name=name,
-        account=account,
-        region=region,
-        repository=repository,
-        branch=branch,
-        connection_arn=connection_arn,
-        notification_topic=topic,
-    )
+    return build_pipeline(data)
 
 
 def parse_config(data: Mapping[str, Any], source: str = "config") -> ProjectConfig:
     """Validate already-parsed TOML; raises ConfigError listing every problem."""
-    problems: list[str] = []
-    top = _Table(data, "top level", problems)
-    pipeline = _read_pipeline(top.get("pipeline", dict), problems)
-    envs_table = top.get("environments", dict)
-    top.reject_unknown()
-    environments = []
-    if envs_table is not None and not envs_table:
+    problems, unknown_keys, failed = _check_shape(data)
+    pipeline = _read_pipeline(data.get("pipeline"), problems, failed.get(("pipeline",), set()))
+    envs_table = data.get("environments") if isinstance(data.get("environments"), dict) else None
+    if envs_table == {}:
         problems.append("top level: [environments] is empty; define at least one environment")
+    environments = []
     for stage, env_data in (envs_table or {}).items():
-        env = _read_environment(stage, env_data, problems)
+        env = _read_environment(stage, env_data, problems, failed.get(("environments", stage), set()))
         if env:
             environments.append(env)
     _check_unique(environments, problems)
@@ -653,6 +594,7 @@ def parse_config(data: Mapping[str, Any], source: str = "config") -> ProjectConf
             "environments: approval is set on no environment; set approval = true on at least the production "
             "environment, so nothing reaches it without a person's approval"
         )
+    problems += unknown_keys
     if problems:
         raise ConfigError(source, problems)
     assert pipeline is not None  # a missing [pipeline] table is a problem reported above
@@ -684,47 +626,5 @@ def _check_unique(environments: list[EnvironmentConfig], problems: list[str]) ->
 
 def load_config(path: Path | str | None = None) -> ProjectConfig:
     """Load and validate the config file (default: config/environments.toml)."""
-    config_path = Path(path) if path else DEFAULT_CONFIG_PATH
-    try:
-        raw = config_path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(str(config_path), ["the file does not exist"]) from None
-    except IsADirectoryError:
-        raise ConfigError(str(config_path), ["is a folder; give the path of a .toml file"]) from None
-    except OSError as error:
-        raise ConfigError(str(config_path), [f"cannot be read: {error.strerror}"]) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise ConfigError(str(config_path), [f"is not UTF-8 text (byte {error.start + 1}, line {line})"]) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(str(config_path), [f"not valid TOML: {_toml_message(error, text)}"]) from None
-    return parse_config(data, str(config_path))
-
-
-_OVERWRITE = re.compile(r"Cannot overwrite a value \(at line (?P<line>[0-9]+), column [0-9]+\)")
-_REDECLARED = re.compile(r"Cannot declare \((?P<keys>.*)\) twice \(at line (?P<line>[0-9]+), column [0-9]+\)")
-_TABLE_HEADER = re.compile(r"\s*\[\[?\s*(?P<name>[^\]]+?)\s*\]\]?\s*(#.*)?")
-
-
-def _toml_message(error: tomllib.TOMLDecodeError, text: str) -> str:
-    """tomllib's message, naming the key when it is a duplicate (tomllib gives only a line)."""
-    redeclared = _REDECLARED.fullmatch(str(error))
-    if redeclared:
-        declared = ".".join(ast.literal_eval(f"({redeclared['keys']})"))
-        return f"duplicate table [{declared}] at line {redeclared['line']}: each table may be declared only once"
-    match = _OVERWRITE.fullmatch(str(error))
-    if not match:
-        return str(error)
-    lines = text.splitlines()
-    number = int(match["line"])
-    key = lines[number - 1].split("=", 1)[0].strip() if number <= len(lines) else ""
-    table = next(
-        (str(m["name"]) for line in reversed(lines[: number - 1]) if (m := _TABLE_HEADER.fullmatch(line))),
-        None,
-    )
-    dotted = f"{table}.{key}" if table else key
-    return f"duplicate key {dotted!r} at line {number}: a key may be set only once"
+    data, source = read_toml(path)
+    return parse_config(data, source)

@@ -10,13 +10,13 @@ import functools
 import os
 import sys
 
-from config import ConfigError, EnvironmentConfig, ProjectConfig, UnknownEnvironmentError, load_config
+from config import ConfigError, EnvironmentConfig, ProjectConfig, UnknownEnvironmentError, read_config
 
 
 @functools.cache
 def project() -> ProjectConfig:
     try:
-        return load_config(os.environ.get("MWAA_CONFIG"))
+        return read_config(os.environ.get("MWAA_CONFIG"))
     except ConfigError as error:
         sys.exit(f"error: {error}")
 

@@ -1,11 +1,12 @@
 """The tools run in CodeBuild with boto3 alone: every module of dagtools, deploytools, aws_clients and
-config imports in a venv made by scripts/install-tools.sh (what the pipelines install), and none of them
-pulls in the CDK or the app's stacks."""
+config (but the checked load) imports in a venv made by scripts/install-tools.sh (what the pipelines
+install), and none of them pulls in the CDK, the app's stacks or pydantic."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ TOOL_PACKAGES = ("dagtools", "deploytools", "aws_clients", "config")
 FORBIDDEN = ("aws_cdk", "constructs", "jsii", "stages", "pipeline", "pydantic")
 # Run by the Airflow venv's Python, never imported by the tools themselves.
 RUN_INSIDE_AIRFLOW = ("dagtools.check.airflow_probe", "dagtools.local.airflow_dag_test")
+# The checked load (pydantic), for the app's synth; the tools read config with config.reader.
+CHECKED_LOAD = ("config.loader", "config.schema")
 
 
 def tools_venv() -> Path:
@@ -27,6 +30,8 @@ def tools_venv() -> Path:
     stamp = hashlib.sha256(b"".join(p.read_bytes() for p in inputs)).hexdigest()
     if (venv / ".made-for").is_file() and (venv / ".made-for").read_text() == stamp:
         return venv
+    for made in (venv, venv.with_name(venv.name + ".uv")):  # the script expects a clean build, as CodeBuild's
+        shutil.rmtree(made, ignore_errors=True)
     subprocess.run(["scripts/install-tools.sh", str(venv)], cwd=ROOT, check=True, capture_output=True)
     (venv / ".made-for").write_text(stamp)
     return venv
@@ -41,7 +46,7 @@ for package in {TOOL_PACKAGES!r}:
     module = importlib.import_module(package)
     names += [m.name for m in pkgutil.walk_packages(module.__path__, package + ".")]
 for name in names:
-    if name not in {RUN_INSIDE_AIRFLOW!r} and not name.endswith(".__main__"):
+    if name not in {RUN_INSIDE_AIRFLOW + CHECKED_LOAD!r} and not name.endswith(".__main__"):
         importlib.import_module(name)
 import dagtools.cli
 dagtools.cli.build_parser()

@@ -41,9 +41,9 @@ class CheckTarget:
 def targets_to_check(environments: list[str] | None) -> list[CheckTarget]:
     """What to parse with, from config (one source of truth): each Airflow version, with each
     environment's requirements.txt (mwaa/<env>/) installed against its pins and its plugins on the path."""
-    from config import load_config
+    from config import read_config
 
-    project = load_config(os.environ.get("MWAA_CONFIG"))
+    project = read_config(os.environ.get("MWAA_CONFIG"))
     selected = [project.environment(e) for e in environments] if environments else list(project.environments)
     groups: dict[tuple[str, bytes, str], list[str]] = defaultdict(list)
     found: dict[tuple[str, bytes, str], tuple[Path | None, Path | None]] = {}

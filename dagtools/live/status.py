@@ -37,12 +37,12 @@ def add_status_command(commands: Any, environment_keys: str) -> None:
 
 def run_status(args: argparse.Namespace) -> int:
     """The commit the bucket's manifest records, drift between bucket and manifest, the import errors."""
-    from config import ConfigError, UnknownEnvironmentError, load_config
+    from config import ConfigError, UnknownEnvironmentError, read_config
     from dagtools.live.wait import LiveError, airflow_reader, all_import_errors
     from dagtools.sync.source import IgnoreRules
 
     try:
-        env = load_config(os.environ.get("MWAA_CONFIG")).environment(args.environment)
+        env = read_config(os.environ.get("MWAA_CONFIG")).environment(args.environment)
     except (ConfigError, UnknownEnvironmentError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

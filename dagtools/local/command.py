@@ -106,9 +106,9 @@ def config_options(options: dict[str, str]) -> dict[str, str]:
 
 def prepare(stage: str | None, dags: Path, secrets: Path = SECRETS_FILE) -> LocalAirflow:
     """The environment's venv (installed if needed), a migrated SQLite database, and the environment to run in."""
-    from config import load_config
+    from config import read_config
 
-    project = load_config(os.environ.get("MWAA_CONFIG"))
+    project = read_config(os.environ.get("MWAA_CONFIG"))
     env = project.environment(stage) if stage else project.environments[0]
     [target] = targets_to_check([env.stage])
     python = airflow_python(target)
@@ -455,9 +455,9 @@ def run_standalone(args: argparse.Namespace) -> int:
 
 def _home(stage: str | None) -> Path:
     """Where an environment's local Airflow keeps its database and logs."""
-    from config import load_config
+    from config import read_config
 
-    project = load_config(os.environ.get("MWAA_CONFIG"))
+    project = read_config(os.environ.get("MWAA_CONFIG"))
     return LOCAL_HOME / (project.environment(stage) if stage else project.environments[0]).stage
 
 

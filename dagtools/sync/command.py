@@ -216,10 +216,10 @@ def _target_from_config(args: argparse.Namespace) -> None:
             if getattr(args, flag):
                 raise SafetyError(f"--{flag.replace('_', '-')} needs --environment KEY (the environment it is about)")
         return
-    from config import ConfigError, UnknownEnvironmentError, load_config
+    from config import ConfigError, UnknownEnvironmentError, read_config
 
     try:
-        project = load_config(os.environ.get("MWAA_CONFIG"))
+        project = read_config(os.environ.get("MWAA_CONFIG"))
         env = project.environment(args.environment)
     except (ConfigError, UnknownEnvironmentError) as error:
         raise SafetyError(str(error)) from None
