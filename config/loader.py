@@ -553,7 +553,7 @@ def _read_pipeline(data: Any, problems: list[str], failed: set[Loc]) -> Pipeline
         t.get("connection_arn"),
         rules.CONNECTION_ARN.fullmatch,
         "must be a CodeConnections connection ARN, "
-        "arn:aws:codeconnections:<region>:<account>:connection/<uuid> (create it first; see README)",
+        "arn:aws:codeconnections:<region>:<account>:connection/<uuid> (create it first; see docs/operators.md)",
     )
     connection = rules.CONNECTION_ARN.fullmatch(connection_arn or "")
     if connection and account and connection["account"] != account:

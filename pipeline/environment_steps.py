@@ -4,7 +4,7 @@ A step differs between environments only by what it is told (which stack, which 
 so each kind of step has one project, and one role, for all environments; each environment's action
 passes its own values as environment variables, fixed in the pipeline's definition. The pipeline stack
 so grows by actions, not by projects and roles, with each environment (about 19 resources each before):
-see README, "Adding an environment".
+see docs/operators.md, "Adding an environment".
 
 What a shared role may do is what the per-environment roles did together: assume each environment's
 own role for the step (its deploy, lookup or status-reader role, or its DAG sync role), nothing else.

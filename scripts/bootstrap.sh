@@ -8,7 +8,7 @@
 #   scripts/bootstrap.sh pipeline           the first (and only manual) cdk deploy of the pipeline stack
 #   scripts/bootstrap.sh teardown-pipeline  delete the pipeline stack (environments stay)
 #
-# See README.md, "One-time set-up", for what each step allows and why.
+# See docs/operators.md, "One-time set-up of the accounts", for what each step allows and why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PWD/.venv/bin:$PATH"

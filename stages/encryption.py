@@ -57,7 +57,7 @@ class EnvironmentKey(Construct):
     """Encrypts the source bucket, the environment (metadata, queues) and every log group of the environment.
 
     A created key lets CloudWatch Logs use it only for this environment's log groups (`log_groups_arns`).
-    An existing key must already allow that (see README); it is referenced, never modified.
+    An existing key must already allow that (see docs/configuration.md); it is referenced, never modified.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, env_config: EnvironmentConfig) -> None:

@@ -1,7 +1,7 @@
 """IAM evaluation for the tests: what CloudFormation's handlers call, and a real evaluator to judge it.
 
 The evaluator is @cloud-copilot/iam-simulate (pinned in package.json, run by tests/iam/simulate.mjs);
-README, "Proving the account policies", says why that one. The handler permissions are read from the
+docs/security.md, "Proving the account policies", says why that one. The handler permissions are read from the
 resource provider schemas that the installed cfn-lint ships.
 """
 
@@ -126,7 +126,7 @@ def delegating_key_policy(account: str) -> dict[str, Any]:
 def key_policies(stacks: list[StackContext], requests: list[Request]) -> dict[str, Any]:
     """Every key the requests may touch, by ARN, with its key policy (KMS requires one to allow each call):
     a created key's from its template; an existing key (config's kms_key) gets KMS's default, which
-    README asks of it."""
+    docs/configuration.md asks of it."""
     policies: dict[str, Any] = {}
     for stack in stacks:
         policies |= stack.key_policies()
