@@ -22,7 +22,6 @@ from config import rules, schema
 from config.model import (
     ENVIRONMENT_NAME_MAX_FOR_IAM,
     IAM_NAME_MAX,
-    LOG_TYPES,
     ROLE_NAME_SUFFIXES,
     EnvironmentConfig,
     PipelineConfig,
@@ -84,10 +83,17 @@ class _Table:
         failed = {loc[1] for loc in self._failed if loc[0] == key and len(loc) > 1}
         return [(index, item) for index, item in enumerate(value) if index not in failed]
 
-    def one_of(self, key: str, values: tuple[Any, ...], why: str = "") -> Any:
-        return self.check(
-            key, self.get(key), lambda v: v in values, "must be one of " + ", ".join(map(str, values)) + why
-        )
+    def check_declared(self) -> None:
+        """Each value written in the file against the enum, pattern and bounds its field declares with an
+        `allowed` sentence (config/schema.py); a value that fails reads as None to the rules after."""
+        for key, info in self._model.model_fields.items():
+            declared = info.json_schema_extra
+            value = self.get(key)
+            if not isinstance(declared, dict) or "x-allowed" not in declared or not self.has(key) or value is None:
+                continue
+            if not _meets(value, declared):
+                self.problem(key, value, str(declared["x-allowed"]))
+                self._failed.add((key,))
 
     def check(self, key: str, value: Any, ok: Callable[[Any], object], allowed: str) -> Any:
         if value is not None and not ok(value):
@@ -120,6 +126,14 @@ _KIND_NAMES = {
     "model_attributes_type": "a table",
 }
 _SUBTABLES: dict[str, type[schema.Table]] = {"log_levels": schema.LogLevels}
+
+
+def _meets(value: Any, declared: Mapping[str, Any]) -> bool:
+    if "enum" in declared and value not in declared["enum"]:
+        return False
+    if "pattern" in declared and not re.fullmatch(declared["pattern"], value, re.ASCII):
+        return False
+    return bool(declared.get("minimum", value) <= value <= declared.get("maximum", value))
 
 
 def _at(data: Any, loc: Loc) -> Any:
@@ -255,15 +269,11 @@ def _read_environment(stage: str, data: Any, problems: list[str], failed: set[Lo
             f"{where}: the environment key {stage!r} is not allowed; use lowercase letters, digits and "
             "hyphens, starting with a letter, at most 20 characters (it prefixes the stack names)"
         )
+    t.check_declared()
 
-    account = t.check("account", t.get("account"), rules.ACCOUNT.fullmatch, "must be 12 digits (0-9)")
+    account = t.get("account")
     region = _read_region(t, rules.ENVIRONMENT_SERVICES, "an MWAA environment")
-    name = t.check(
-        "environment_name",
-        t.get("environment_name", f"mwaa-{stage}"),
-        rules.ENVIRONMENT_NAME.fullmatch,
-        "must start with a letter and contain only letters, digits, '-' and '_'",
-    )
+    name = t.get("environment_name", f"mwaa-{stage}")
     if name is not None and len(name) > ENVIRONMENT_NAME_MAX_FOR_IAM:
         longest = max(ROLE_NAME_SUFFIXES, key=len)
         t.problem(
@@ -284,13 +294,12 @@ def _read_environment(stage: str, data: Any, problems: list[str], failed: set[Lo
         if bucket_error:
             t.problem(bucket_key, bucket, bucket_error)
 
-    version = t.one_of("airflow_version", rules.AIRFLOW_VERSIONS, " (the Airflow 3 versions MWAA offers)")
-    env_class = t.one_of("environment_class", rules.ENVIRONMENT_CLASSES)
+    version = t.get("airflow_version")
+    env_class = t.get("environment_class")
     micro = env_class == "mw1.micro"
 
     quota_ok = t.get("max_workers_quota_acknowledged")
-    min_workers = t.check("min_workers", t.get("min_workers"), lambda v: v >= 1, "must be at least 1")
-    max_workers = t.check("max_workers", t.get("max_workers"), lambda v: v >= 1, "must be at least 1")
+    min_workers, max_workers = t.get("min_workers"), t.get("max_workers")
     if min_workers is not None and max_workers is not None and min_workers > max_workers:
         t.problem("min_workers", min_workers, f"must not exceed max_workers ({max_workers})")
     if max_workers is not None and max_workers > rules.DEFAULT_WORKER_QUOTA and not quota_ok:
@@ -311,21 +320,9 @@ def _read_environment(stage: str, data: Any, problems: list[str], failed: set[Lo
     if min_web is not None and max_web is not None and min_web > max_web:
         t.problem("min_webservers", min_web, f"must not exceed max_webservers ({max_web})")
 
-    access_mode = t.check(
-        "webserver_access_mode",
-        t.get("webserver_access_mode", "PRIVATE_ONLY" if t.get("protected") else "PUBLIC_ONLY"),
-        lambda v: v in rules.ACCESS_MODES,
-        "must be one of " + ", ".join(rules.ACCESS_MODES),
-    )
+    access_mode = t.get("webserver_access_mode")
     if access_mode == "PUBLIC_AND_PRIVATE" and version and rules.version_tuple(version) < (3, 2):
         t.problem("webserver_access_mode", access_mode, f"needs Airflow 3.2 or later (airflow_version is {version})")
-
-    t.check(
-        "weekly_maintenance_window_start",
-        t.get("weekly_maintenance_window_start"),
-        rules.MAINTENANCE_WINDOW.fullmatch,
-        "must be DAY:HH:MM in UTC with DAY one of MON..SUN and MM 00 or 30 (for example SUN:03:00)",
-    )
 
     options: dict[str, str] = t.get("airflow_configuration_options") or {}
     for key, value in options.items():
@@ -344,39 +341,13 @@ def _read_environment(stage: str, data: Any, problems: list[str], failed: set[Lo
                 "values must be 1 to 65,536 printable ASCII characters (MWAA refuses an empty value)",
             )
 
-    levels = t.table("log_levels", schema.LogLevels)
-    for log_type in LOG_TYPES:
-        levels.one_of(log_type, rules.LOG_LEVELS)
+    t.table("log_levels", schema.LogLevels).check_declared()
     _check_network(t, region)
     _check_tags(t)
-    t.check(
-        "wave",
-        t.get("wave", stage),
-        rules.STAGE_NAME.fullmatch,
-        "must be lowercase letters, digits and hyphens, starting with a letter, at most 20 characters",
-    )
-    t.one_of("worker_replacement_strategy", rules.WORKER_REPLACEMENT_STRATEGIES)
-    t.check(
-        "log_retention_days",
-        t.get("log_retention_days"),
-        lambda v: v in rules.LOG_RETENTION_DAYS,
-        "must be a period CloudWatch Logs offers: " + ", ".join(map(str, rules.LOG_RETENTION_DAYS)),
-    )
-    t.check(
-        "alarm_topic",
-        t.get("alarm_topic"),
-        rules.SNS_TOPIC_NAME.fullmatch,
-        "must be an SNS topic name: letters, digits, '-' and '_', at most 256 characters",
-    )
-    t.check(
-        "queued_tasks_alarm_threshold", t.get("queued_tasks_alarm_threshold"), lambda v: v >= 1, "must be at least 1"
-    )
     kms_key = t.get("kms_key")
     if kms_key not in (None, "create"):
         match = rules.KMS_KEY_ARN.fullmatch(kms_key)
-        if not match:
-            t.problem("kms_key", kms_key, 'must be "create" or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)')
-        elif region and match["region"] != region:
+        if match and region and match["region"] != region:
             t.problem(
                 "kms_key", kms_key, f"must be a key in the environment's region {region} (MWAA and S3 need it there)"
             )
@@ -416,11 +387,10 @@ def _check_files_dir(t: _Table) -> None:
 
 def _check_network(t: _Table, region: str | None) -> None:
     """A new VPC (vpc_cidr) or an existing one (vpc_id and its two private subnets), and its endpoints."""
-    vpc_id = t.check("vpc_id", t.get("vpc_id"), rules.VPC_ID.fullmatch, "must look like vpc-0123456789abcdef0")
+    vpc_id = t.get("vpc_id")
     subnets = _id_list(t, "private_subnet_ids", rules.SUBNET_ID, "subnet-0123456789abcdef0")
     route_tables = _id_list(t, "private_route_table_ids", rules.ROUTE_TABLE_ID, "rtb-0123456789abcdef0")
     endpoints = t.get("endpoints")
-    t.one_of("endpoint_management", rules.ENDPOINT_MANAGEMENT)
     zones = t.get("availability_zones")
     if zones is not None:
         zone_pattern = re.compile(re.escape(region or "") + "[a-z]", re.ASCII) if region else None
@@ -456,7 +426,7 @@ def _check_network(t: _Table, region: str | None) -> None:
         if t.has(key):
             t.problem(key, t.raw(key), "only with vpc_id (an existing VPC); a new VPC makes its own subnets")
     t.check("vpc_cidr", t.required("vpc_cidr"), _cidr_ok, "must be a private IPv4 network from /16 to /22")
-    nat = t.check("nat_gateways", t.get("nat_gateways"), lambda v: 0 <= v <= 2, "must be 0, 1 or 2")
+    nat = t.get("nat_gateways")
     if nat == 0 and endpoints is False:
         t.problem(
             "nat_gateways",
@@ -487,12 +457,6 @@ def _check_role_extensions(t: _Table, account: str | None) -> None:
                 )
         if not all(statement["resources"]):
             t.problem(f"{where}.resources", statement["resources"], "must be a non-empty list of ARNs")
-    t.check(
-        "secrets_manager_prefix",
-        t.get("secrets_manager_prefix"),
-        rules.SECRETS_PREFIX.fullmatch,
-        "must be a Secrets Manager name prefix such as airflow (connections under airflow/connections/...)",
-    )
     for airflow_role, principals in (t.get("web_access") or {}).items():
         key = f"web_access.{airflow_role}"
         if not all(rules.PRINCIPAL_ARN.fullmatch(p) for p in principals):
@@ -533,28 +497,11 @@ def _read_pipeline(data: Any, problems: list[str], failed: set[Loc]) -> Pipeline
         return None
     t = _Table(data, schema.Pipeline, "pipeline", problems, failed)
     before = len(problems)
-    t.check(
-        "name",
-        t.get("name"),
-        rules.PIPELINE_NAME.fullmatch,
-        "must be lowercase letters, digits and '-', starting with a letter, at most 40 characters",
-    )
-    account = t.check("account", t.get("account"), rules.ACCOUNT.fullmatch, "must be 12 digits (0-9)")
+    t.check_declared()
+    account = t.get("account")
     _read_region(t, rules.PIPELINE_SERVICES, "the pipeline stack")
-    t.check(
-        "repository",
-        t.get("repository"),
-        rules.REPOSITORY.fullmatch,
-        "must be 'owner/name' as the git host shows it (for example example-org/mwaa-platform)",
-    )
     t.check("branch", t.get("branch"), rules.BRANCH.fullmatch, "must be a branch name such as main")
-    connection_arn = t.check(
-        "connection_arn",
-        t.get("connection_arn"),
-        rules.CONNECTION_ARN.fullmatch,
-        "must be a CodeConnections connection ARN, "
-        "arn:aws:codeconnections:<region>:<account>:connection/<uuid> (create it first; see docs/operators.md)",
-    )
+    connection_arn = t.get("connection_arn")
     connection = rules.CONNECTION_ARN.fullmatch(connection_arn or "")
     if connection and account and connection["account"] != account:
         t.problem(
@@ -562,12 +509,6 @@ def _read_pipeline(data: Any, problems: list[str], failed: set[Loc]) -> Pipeline
             connection_arn,
             f"must be a connection of the tools account {account}: a connection is usable only in its own account",
         )
-    t.check(
-        "notification_topic",
-        t.get("notification_topic"),
-        rules.SNS_TOPIC_NAME.fullmatch,
-        "must be an SNS topic name: letters, digits, '-' and '_', at most 256 characters",
-    )
     if len(problems) > before or failed:  # failed: its type problems are listed already
         return None
     return build_pipeline(data)

@@ -26,17 +26,38 @@ def pattern(regex: re.Pattern[str]) -> str:
     return "^(?:" + re.sub(r"\(\?P<\w+>", "(", regex.pattern) + ")$"
 
 
-def field(description: str, default: Any = None, *, default_text: str | None = None, **schema: Any) -> Any:
-    """A field: what it is for, its default (None: required, or derived as `default_text` says), and the
-    JSON-schema keywords (enum, pattern, minimum, ...) the loader's rules enforce with their own messages."""
+def field(
+    description: str,
+    default: Any = None,
+    *,
+    default_text: str | None = None,
+    allowed: str | None = None,
+    **schema: Any,
+) -> Any:
+    """A field: what it is for, its default (None: required, or derived as `default_text` says), and its
+    JSON-schema keywords (enum, pattern, minimum, maximum, ...). With `allowed`, the sentence a wrong value
+    is told, the loader enforces the enum, pattern and bounds as declared here; without it, they only guide
+    editors and a rule in config/loader.py checks the field (its bounds depend on another field, say)."""
     extra = dict(schema)
     if default_text is not None:
         extra["x-default"] = default_text
+    if allowed is not None:
+        extra["x-allowed"] = allowed
     return Field(default, description=description, json_schema_extra=extra)  # pydantic copies a list or table
 
 
-def required(description: str, **schema: Any) -> Any:
-    return Field(description=description, json_schema_extra=schema)
+def required(description: str, *, allowed: str | None = None, **schema: Any) -> Any:
+    extra = {**schema, "x-allowed": allowed} if allowed else schema
+    return Field(description=description, json_schema_extra=extra)
+
+
+def one_of(values: tuple[Any, ...], why: str = "") -> str:
+    return "must be one of " + ", ".join(map(str, values)) + why
+
+
+TWELVE_DIGITS = "must be 12 digits (0-9)"
+AT_LEAST_1 = "must be at least 1"
+TOPIC_NAME = "must be an SNS topic name: letters, digits, '-' and '_', at most 256 characters"
 
 
 def _tidy(schema: dict[str, Any]) -> None:
@@ -61,14 +82,21 @@ PIPELINE_REGIONS = _regions_offering(rules.PIPELINE_SERVICES)
 ARN_OF_ACCOUNT = "an ARN of the environment's account"
 
 
+LEVEL = one_of(rules.LOG_LEVELS)
+
+
 class LogLevels(Table):
     """The level of each of MWAA's five log types; all five are always on."""
 
-    dag_processing: StrictStr = field("DAG processor logs", rules.DEFAULT_LOG_LEVEL, enum=list(rules.LOG_LEVELS))
-    scheduler: StrictStr = field("scheduler logs", rules.DEFAULT_LOG_LEVEL, enum=list(rules.LOG_LEVELS))
-    task: StrictStr = field("task logs", rules.DEFAULT_LOG_LEVEL, enum=list(rules.LOG_LEVELS))
-    webserver: StrictStr = field("API server (web server) logs", rules.DEFAULT_LOG_LEVEL, enum=list(rules.LOG_LEVELS))
-    worker: StrictStr = field("Celery worker logs", rules.DEFAULT_LOG_LEVEL, enum=list(rules.LOG_LEVELS))
+    dag_processing: StrictStr = field(
+        "DAG processor logs", rules.DEFAULT_LOG_LEVEL, enum=list(rules.LOG_LEVELS), allowed=LEVEL
+    )
+    scheduler: StrictStr = field("scheduler logs", rules.DEFAULT_LOG_LEVEL, enum=list(rules.LOG_LEVELS), allowed=LEVEL)
+    task: StrictStr = field("task logs", rules.DEFAULT_LOG_LEVEL, enum=list(rules.LOG_LEVELS), allowed=LEVEL)
+    webserver: StrictStr = field(
+        "API server (web server) logs", rules.DEFAULT_LOG_LEVEL, enum=list(rules.LOG_LEVELS), allowed=LEVEL
+    )
+    worker: StrictStr = field("Celery worker logs", rules.DEFAULT_LOG_LEVEL, enum=list(rules.LOG_LEVELS), allowed=LEVEL)
 
 
 assert tuple(LogLevels.model_fields) == LOG_TYPES
@@ -106,7 +134,7 @@ class Environment(Table):
     """One MWAA environment: `[environments.<key>]`; the key names its Stage and prefixes its stacks."""
 
     account: StrictStr = required(
-        "the AWS account (12 digits) the environment lives in", pattern=pattern(rules.ACCOUNT)
+        "the AWS account (12 digits) the environment lives in", pattern=pattern(rules.ACCOUNT), allowed=TWELVE_DIGITS
     )
     region: StrictStr = required(
         "a region code botocore knows where it lists an MWAA endpoint", enum=ENVIRONMENT_REGIONS
@@ -115,6 +143,7 @@ class Environment(Table):
         "the MWAA environment's name; the roles named after it must fit IAM's 64 characters",
         default_text="mwaa-<key>",
         pattern=pattern(rules.ENVIRONMENT_NAME),
+        allowed="must start with a letter and contain only letters, digits, '-' and '_'",
         maxLength=ENVIRONMENT_NAME_MAX_FOR_IAM,
     )
     bucket_name: StrictStr = field(
@@ -127,13 +156,20 @@ class Environment(Table):
         "the Airflow 3 version (MWAA never offered 3.1.x; 3.3.1 only from 3.2 and later)",
         rules.DEFAULT_AIRFLOW_VERSION,
         enum=list(rules.AIRFLOW_VERSIONS),
+        allowed=one_of(rules.AIRFLOW_VERSIONS, " (the Airflow 3 versions MWAA offers)"),
     )
-    environment_class: StrictStr = field("MWAA's environment class", "mw1.small", enum=list(rules.ENVIRONMENT_CLASSES))
-    min_workers: StrictInt = field("the fewest workers; at most max_workers", 1, minimum=1)
+    environment_class: StrictStr = field(
+        "MWAA's environment class",
+        "mw1.small",
+        enum=list(rules.ENVIRONMENT_CLASSES),
+        allowed=one_of(rules.ENVIRONMENT_CLASSES),
+    )
+    min_workers: StrictInt = field("the fewest workers; at most max_workers", 1, minimum=1, allowed=AT_LEAST_1)
     max_workers: StrictInt = field(
         "the most workers: 1 on mw1.micro; above 25 (the default quota) only with max_workers_quota_acknowledged",
         2,
         minimum=1,
+        allowed=AT_LEAST_1,
     )
     max_workers_quota_acknowledged: StrictBool = field("true once the account's MWAA worker quota is raised", False)
     schedulers: StrictInt = field(
@@ -152,9 +188,13 @@ class Environment(Table):
         "who reaches the web server: PUBLIC_AND_PRIVATE needs Airflow 3.2 or later",
         default_text="PRIVATE_ONLY when protected, else PUBLIC_ONLY",
         enum=list(rules.ACCESS_MODES),
+        allowed=one_of(rules.ACCESS_MODES),
     )
     weekly_maintenance_window_start: StrictStr = field(
-        "DAY:HH:MM in UTC, minutes 00 or 30", "SUN:03:00", pattern=pattern(rules.MAINTENANCE_WINDOW)
+        "DAY:HH:MM in UTC, minutes 00 or 30",
+        "SUN:03:00",
+        pattern=pattern(rules.MAINTENANCE_WINDOW),
+        allowed="must be DAY:HH:MM in UTC with DAY one of MON..SUN and MM 00 or 30 (for example SUN:03:00)",
     )
     airflow_configuration_options: dict[StrictStr, StrictStr] = field(
         'Airflow options as `"section.option" = "string"`, merged over ours (yours win); options MWAA sets '
@@ -175,7 +215,11 @@ class Environment(Table):
         uniqueItems=True,
     )
     nat_gateways: StrictInt = field(
-        "NAT gateways of a new VPC: 0, 1 or 2 (one per zone); 0 needs endpoints = true", 1, minimum=0, maximum=2
+        "NAT gateways of a new VPC: 0, 1 or 2 (one per zone); 0 needs endpoints = true",
+        1,
+        minimum=0,
+        maximum=2,
+        allowed="must be 0, 1 or 2",
     )
     endpoints: StrictBool = field(
         "VPC endpoints for S3, CloudWatch, SQS, KMS, ECR and MWAA, reachable from the environment only", False
@@ -184,10 +228,12 @@ class Environment(Table):
         "SERVICE, or CUSTOMER in a shared VPC whose owner creates MWAA's endpoints",
         "SERVICE",
         enum=list(rules.ENDPOINT_MANAGEMENT),
+        allowed=one_of(rules.ENDPOINT_MANAGEMENT),
     )
     vpc_id: StrictStr = field(
         "an existing VPC: then the network stack makes only the security group and the endpoints asked for",
         pattern=pattern(rules.VPC_ID),
+        allowed="must look like vpc-0123456789abcdef0",
     )
     private_subnet_ids: list[StrictStr] = field(
         "with vpc_id: its two private subnets, one per zone",
@@ -211,6 +257,7 @@ class Environment(Table):
         "environments of one wave deploy side by side, behind one promotion (their approval must agree)",
         default_text="the environment's key",
         pattern=pattern(rules.STAGE_NAME),
+        allowed="must be lowercase letters, digits and hyphens, starting with a letter, at most 20 characters",
     )
     approval: StrictBool = field("true: the pipeline waits for a person's approval before deploying it", False)
     protected: StrictBool = field("true: termination protection, and buckets retained on deletion", False)
@@ -223,12 +270,14 @@ class Environment(Table):
         "GRACEFUL (running tasks may finish, up to 12 h) or FORCED, when an update replaces workers",
         "GRACEFUL",
         enum=list(rules.WORKER_REPLACEMENT_STRATEGIES),
+        allowed=one_of(rules.WORKER_REPLACEMENT_STRATEGIES),
     )
     kms_key: StrictStr = field(
         '"create" (a key of our own, rotated) or an existing key\'s ARN in the region: encrypts the bucket, the '
         "environment and its log groups; changing it replaces the environment",
         default_text="AWS-owned keys",
         pattern="^(?:create|" + pattern(rules.KMS_KEY_ARN)[1:-1] + ")$",
+        allowed='must be "create" or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)',
     )
     execution_role_managed_policies: list[StrictStr] = field(
         "managed policy ARNs attached to the execution role (the permissions boundary still caps them)",
@@ -240,6 +289,7 @@ class Environment(Table):
         "e.g. airflow: connections from airflow/connections/*, variables from airflow/variables/*; the role reads "
         "that prefix only",
         pattern=pattern(rules.SECRETS_PREFIX),
+        allowed="must be a Secrets Manager name prefix such as airflow (connections under airflow/connections/...)",
     )
     web_access: WebAccess = field(
         "Airflow role -> IAM principals: a login policy per role listed, and a role to assume when it has principals",
@@ -251,13 +301,19 @@ class Environment(Table):
         default_text="mwaa/<key>",
     )
     log_retention_days: StrictInt = field(
-        "days CloudWatch keeps the airflow-<name>-* logs", 365, enum=list(rules.LOG_RETENTION_DAYS)
+        "days CloudWatch keeps the airflow-<name>-* logs",
+        365,
+        enum=list(rules.LOG_RETENTION_DAYS),
+        allowed="must be a period CloudWatch Logs offers: " + ", ".join(map(str, rules.LOG_RETENTION_DAYS)),
     )
     alarm_topic: StrictStr = field(
         "an SNS topic name: the MWAA stack creates it with alarms and a dashboard",
         pattern=pattern(rules.SNS_TOPIC_NAME),
+        allowed=TOPIC_NAME,
     )
-    queued_tasks_alarm_threshold: StrictInt = field("queued tasks that raise the alarm", 50, minimum=1)
+    queued_tasks_alarm_threshold: StrictInt = field(
+        "queued tasks that raise the alarm", 50, minimum=1, allowed=AT_LEAST_1
+    )
 
 
 class Pipeline(Table):
@@ -267,20 +323,33 @@ class Pipeline(Table):
         "names the pipelines, their stack, the step roles the environments trust and the permissions boundary",
         "mwaa-platform",
         pattern=pattern(rules.PIPELINE_NAME),
+        allowed="must be lowercase letters, digits and '-', starting with a letter, at most 40 characters",
     )
-    account: StrictStr = required("the tools account that runs the pipelines", pattern=pattern(rules.ACCOUNT))
+    account: StrictStr = required(
+        "the tools account that runs the pipelines", pattern=pattern(rules.ACCOUNT), allowed=TWELVE_DIGITS
+    )
     region: StrictStr = required(
         "the tools account's region: it must offer CodePipeline, CodeBuild, CodeConnections, CodeStar "
         "Notifications, KMS and SNS",
         enum=PIPELINE_REGIONS,
     )
-    repository: StrictStr = required("owner/name on GitHub, GitLab or Bitbucket", pattern=pattern(rules.REPOSITORY))
+    repository: StrictStr = required(
+        "owner/name on GitHub, GitLab or Bitbucket",
+        pattern=pattern(rules.REPOSITORY),
+        allowed="must be 'owner/name' as the git host shows it (for example example-org/mwaa-platform)",
+    )
     branch: StrictStr = field("the branch both pipelines follow", "main")
     connection_arn: StrictStr = required(
-        "a CodeConnections connection ARN of the tools account", pattern=pattern(rules.CONNECTION_ARN)
+        "a CodeConnections connection ARN of the tools account",
+        pattern=pattern(rules.CONNECTION_ARN),
+        allowed="must be a CodeConnections connection ARN, "
+        "arn:aws:codeconnections:<region>:<account>:connection/<uuid> (create it first; see docs/operators.md)",
     )
     notification_topic: StrictStr = field(
-        "the SNS topic created for failures and approvals", "mwaa-delivery", pattern=pattern(rules.SNS_TOPIC_NAME)
+        "the SNS topic created for failures and approvals",
+        "mwaa-delivery",
+        pattern=pattern(rules.SNS_TOPIC_NAME),
+        allowed=TOPIC_NAME,
     )
 
 

@@ -32,19 +32,21 @@ def render_schema() -> str:
     return json.dumps(schema, indent=2) + "\n"
 
 
-def _default(spec: dict[str, Any]) -> str:
+def _default(spec: dict[str, Any], required: bool) -> str:
     if "x-default" in spec:
         return str(spec["x-default"])
-    if "default" not in spec:
+    if required:
         return "required"
-    value = spec["default"]
+    value = spec.get("default", {})
     if value in ({}, []):
         return "none"
     return f"`{json.dumps(value)}`"
 
 
 def _allowed(spec: dict[str, Any]) -> str:
-    """The keywords an editor checks, in words."""
+    """The field's own sentence when it has one, else the keywords an editor checks, in words."""
+    if "x-allowed" in spec:
+        return str(spec["x-allowed"])
     parts = []
     if "enum" in spec and len(spec["enum"]) > 12:  # regions: the schema lists them for completion
         parts.append(f"one of {len(spec['enum'])} region codes (botocore's endpoint data)")
@@ -64,17 +66,34 @@ def _allowed(spec: dict[str, Any]) -> str:
     if spec.get("type") == "array" and "$ref" in spec.get("items", {}):
         table = spec["items"]["$ref"].rsplit("/", 1)[1]
         parts.append(f"tables: see [{table}](#{table.lower()})")
-    return "; ".join(parts)
+    return "; ".join(parts) or KINDS.get(spec.get("type", ""), "")
+
+
+KINDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a table",
+}
 
 
 def _table(name: str, definition: dict[str, Any]) -> list[str]:
     lines = [f"## {name}", "", definition.get("description", ""), "", "| key | default | what it is | allowed |"]
     lines.append("|---|---|---|---|")
     for key, spec in definition["properties"].items():
-        description = spec.get("description", "").replace("|", "\\|")
-        allowed = _allowed(spec).replace("|", "\\|")
-        lines.append(f"| `{key}` | {_default(spec)} | {description} | {allowed} |")
+        description, allowed = _cell(spec.get("description", "")), _cell(_allowed(spec))
+        default = _cell(_default(spec, key in definition.get("required", [])))
+        lines.append(f"| `{key}` | {default} | {description} | {allowed} |")
     return [*lines, ""]
+
+
+def _cell(text: str) -> str:
+    """Text for a table cell: a `|` would end the cell and `<key>` would vanish as an HTML tag, outside code."""
+    parts = text.split("`")
+    return "`".join(p if i % 2 else p.replace("<", "&lt;").replace(">", "&gt;") for i, p in enumerate(parts)).replace(
+        "|", "\\|"
+    )
 
 
 def render_reference() -> str:
