@@ -137,14 +137,32 @@ def key_policies(stacks: list[StackContext], requests: list[Request]) -> dict[st
     return policies
 
 
+# Resource IDs written as literals (an existing VPC's): the type each prefix names, for its ARN.
+LITERAL_IDS = {"vpc": "vpc", "subnet": "subnet", "sg": "security-group", "rtb": "route-table"}
+LITERAL_ID = re.compile(r"(vpc|subnet|sg|rtb)-[0-9a-f]{8,17}")
+
+
 @dataclass(frozen=True)
 class StackContext:
-    """A synthesized stack where it is deployed: enough to resolve its references to literal ARNs."""
+    """A synthesized stack where it is deployed: enough to resolve its references to literal ARNs.
+
+    `peers`: the other stacks of its account and region by name, shared by all of them, so a weak
+    cross-stack reference (Fn::GetStackOutput) resolves in the stack that produces it."""
 
     name: str
     account: str
     region: str
     template: dict[str, Any]
+    peers: dict[str, StackContext] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def producer(self, reference: dict[str, str]) -> tuple[StackContext, Any]:
+        """The stack a Fn::GetStackOutput reads and the output's value there; a reference that does not
+        resolve fails the test, naming it, rather than being evaluated on `*`."""
+        peer = self.peers.get(f"{self.account}/{reference.get('Region', self.region)}/{reference['StackName']}")
+        outputs = peer.template.get("Outputs", {}) if peer else {}
+        if peer is None or reference["OutputName"] not in outputs:
+            raise LookupError(f"{self.name}: Fn::GetStackOutput {reference} resolves to no output of the stage")
+        return peer, outputs[reference["OutputName"]]["Value"]
 
     def resources(self) -> dict[str, dict[str, Any]]:
         resources: dict[str, dict[str, Any]] = self.template["Resources"]
@@ -166,6 +184,9 @@ class StackContext:
         [(function, argument)] = value.items()
         if function == "Ref" and argument in pseudo:
             return pseudo[argument]
+        if function == "Fn::GetStackOutput":
+            peer, output = self.producer(argument)
+            return peer.literal(output)
         if function == "Fn::GetAtt" and argument[1] == "Arn":
             arn = self.arn_of(argument[0])
             # A log group's Arn attribute covers its streams: CloudFormation returns it with :* appended.
@@ -222,10 +243,13 @@ class StackContext:
             for item in value:
                 found += self.referenced_arns(item)
         elif isinstance(value, dict):
+            if set(value) == {"Fn::GetStackOutput"}:
+                peer, output = self.producer(value["Fn::GetStackOutput"])
+                return peer.referenced_arns(output)
             if set(value) == {"Ref"} or set(value) == {"Fn::GetAtt"}:
                 target = value.get("Ref") or value["Fn::GetAtt"][0]
                 arn = self.arn_of(target)
-                return [arn] if arn else []
+                return [arn, *self.network_of(target)] if arn else []
             resolved = self.literal(value)
             if resolved is not None:
                 return self.referenced_arns(resolved)
@@ -233,4 +257,14 @@ class StackContext:
                 found += self.referenced_arns(item)
         elif isinstance(value, str) and value.startswith("arn:"):
             found.append(value)
+        elif isinstance(value, str) and LITERAL_ID.fullmatch(value):
+            kind = LITERAL_IDS[value.split("-")[0]]
+            found.append(f"arn:aws:ec2:{self.region}:{self.account}:{kind}/{value}")
         return found
+
+    def network_of(self, logical_id: str) -> list[str]:
+        """The VPC a subnet or security group belongs to: what creating an interface or group in it acts on."""
+        resource = self.resources().get(logical_id, {})
+        if resource.get("Type") not in ("AWS::EC2::Subnet", "AWS::EC2::SecurityGroup"):
+            return []
+        return self.referenced_arns(resource.get("Properties", {}).get("VpcId"))

@@ -91,6 +91,24 @@ def request_context(statement: dict[str, Any]) -> dict[str, str]:
     return context
 
 
+def instances(patterns: list[str]) -> list[str]:
+    """A concrete resource each granted pattern covers (the evaluator reads a `*` in a request's resource
+    as "any"), and a stream in each log group, for the actions that act on streams. A log group keeps the
+    `:*` CloudWatch Logs gives its ARN (`Fn::GetAtt Arn`), the form its group-level actions are granted on."""
+    found = []
+    for pattern in patterns:
+        if pattern == "*":
+            found.append(pattern)
+            continue
+        group = pattern.removesuffix(":*") if ":log-group:" in pattern else pattern
+        instance = group.replace("*", "sample")
+        if ":log-group:" in instance and ":log-stream:" not in instance:
+            found += [f"{instance}:log-stream:sample", f"{instance}:*"]
+        else:
+            found.append(instance)
+    return found
+
+
 def test_the_boundary_allows_everything_the_environment_roles_need(
     assembly: cx_api.CloudAssembly,
     all_options_assembly: cx_api.CloudAssembly,
@@ -102,15 +120,20 @@ def test_the_boundary_allows_everything_the_environment_roles_need(
     stacks: list[StackContext] = []
     requests: list[Request] = []
     for built in (assembly, all_options_assembly, cross_region_assembly):
-        for artifact in built.stacks_recursively:
-            if "pipeline" in artifact.stack_name:
-                continue
-            stack = StackContext(
+        peers: dict[str, StackContext] = {}
+        stage = [
+            StackContext(
                 name=artifact.stack_name,
                 account=artifact.environment.account,
                 region=artifact.environment.region,
                 template=artifact.template,
+                peers=peers,
             )
+            for artifact in built.stacks_recursively
+            if "pipeline" not in artifact.stack_name
+        ]
+        peers.update({f"{s.account}/{s.region}/{s.name}": s for s in stage})
+        for stack in stage:
             stacks.append(stack)
             boundary = f"boundary/{stack.account}"
             policies[boundary] = document(
@@ -118,7 +141,7 @@ def test_the_boundary_allows_everything_the_environment_roles_need(
             )
             for role_arn, statement in role_statements(stack):
                 policies[f"{role_arn}/{len(policies)}"] = {"Version": "2012-10-17", "Statement": [statement]}
-                resources = tuple(as_list(statement.get("Resource", "*")))
+                resources = tuple(instances(as_list(statement.get("Resource", "*"))))
                 requests += [
                     Request(
                         action=action,

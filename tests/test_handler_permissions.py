@@ -33,16 +33,47 @@ PASSED_TO = {
     "AWS::MWAA::Environment": "airflow.amazonaws.com",
 }
 SERVICE_LINKED = {"AWS::MWAA::Environment": "airflow.amazonaws.com"}
+# What a service makes in the account while its handler runs, under an ID only the service knows: a
+# concrete ID of the service's format (the evaluator reads a `*` in a request's resource as "any", which
+# would let a grant on some other resource answer for it).
+SERVICE_MADE = {
+    "AWS::MWAA::Environment": (
+        "arn:aws:ec2:{region}:{account}:network-interface/eni-0a1b2c3d4e5f60718",  # its ENIs in our subnets
+        "arn:aws:ec2:{region}:{account}:vpc-endpoint/vpce-0a1b2c3d4e5f60718",  # its endpoints (SERVICE)
+        "arn:aws:iam::{account}:policy/service-role/MWAA-Execution-Policy-0a1b2c3d",  # if it made its own role
+    ),
+}
+OBJECT_WRITTEN = "handler-written-object"  # a key a handler writes in a bucket it is given
+
+# Actions a handler calls only when the resource sets a property (the provider's code and the service's
+# API reference): where the property is absent there is nothing for the call to act on.
+CALLED_ONLY_WITH = {
+    ("AWS::MWAA::Environment", "kms:"): "KmsKey",  # grants on the customer key (MWAA user guide, CMK)
+    ("AWS::Lambda::Function", "kms:"): "KmsKeyArn",  # environment variables under a customer key
+    ("AWS::Lambda::Function", "lambda:GetCodeSigningConfig"): "CodeSigningConfigArn",
+    ("AWS::EC2::FlowLog", "s3:"): "LogDestination",  # delivery to a bucket; ours go to a log group
+    ("AWS::SNS::Topic", "iam:GetRole"): "DeliveryStatusLogging",  # the logging role it checks
+}
 STACK_OUTPUTS = "Fn::GetStackOutput"
 
 
 def environment_stacks(assembly: cx_api.CloudAssembly, project: ProjectConfig) -> list[StackContext]:
-    """The stacks deployed in environment accounts, by the execution role (not the pipeline's)."""
-    return [
-        StackContext(name=s.stack_name, account=s.environment.account, region=s.environment.region, template=s.template)
+    """The stacks deployed in environment accounts, by the execution role (not the pipeline's), each able to
+    resolve the others' outputs."""
+    peers: dict[str, StackContext] = {}
+    stacks = [
+        StackContext(
+            name=s.stack_name,
+            account=s.environment.account,
+            region=s.environment.region,
+            template=s.template,
+            peers=peers,
+        )
         for s in assembly.stacks_recursively
         if s.environment.account != project.pipeline.account
     ]
+    peers.update({f"{s.account}/{s.region}/{s.name}": s for s in stacks})
+    return stacks
 
 
 def role_boundary(stack: StackContext, props: dict[str, Any], resource_type: str) -> str | None:
@@ -88,10 +119,19 @@ def calls(stack: StackContext) -> Iterator[tuple[str, Request]]:
             # CloudFormation invokes the provider function with the stack's role.
             yield resource_type, request("lambda:InvokeFunction", stack.referenced_arns(props["ServiceToken"]))
             continue
-        candidates = [arn for arn in [stack.arn_of(logical_id), *stack.referenced_arns(props)] if arn]
+        # A log group's Arn attribute ends in `:*` (its streams); other ARNs with `*` are patterns inside a
+        # policy document, not resources a handler acts on.
+        named = [arn.removesuffix(":*") for arn in [stack.arn_of(logical_id), *stack.referenced_arns(props)] if arn]
+        candidates = [arn for arn in named if "*" not in arn]
         code = props.get("Code", {})
-        if resource_type == "AWS::Lambda::Function" and "S3Bucket" in code:
-            candidates.append(f"arn:aws:s3:::{stack.literal(code['S3Bucket'])}/{stack.literal(code['S3Key'])}")
+        if resource_type == "AWS::Lambda::Function" and "S3Bucket" in code:  # the object its code is read from
+            candidates.insert(0, f"arn:aws:s3:::{stack.literal(code['S3Bucket'])}/{stack.literal(code['S3Key'])}")
+        candidates += [
+            f"{arn}/{OBJECT_WRITTEN}" for arn in candidates if arn.startswith("arn:aws:s3:::") and "/" not in arn
+        ]
+        candidates += [
+            arn.format(region=stack.region, account=stack.account) for arn in SERVICE_MADE.get(resource_type, ())
+        ]
         context = {}
         boundary = role_boundary(stack, props, resource_type) if resource_type.startswith("AWS::IAM::") else None
         if boundary:
@@ -101,7 +141,11 @@ def calls(stack: StackContext) -> Iterator[tuple[str, Request]]:
         if resource_type in SERVICE_LINKED:
             context["iam:AWSServiceName"] = SERVICE_LINKED[resource_type]
         for action in sorted(handler_permissions(resource_type, stack.region)):
-            yield resource_type, request(action, candidates, context)
+            gate = next(
+                (p for (t, a), p in CALLED_ONLY_WITH.items() if t == resource_type and action.startswith(a)), None
+            )
+            if gate is None or gate in props:
+                yield resource_type, request(action, candidates, context)
     for output in stack_outputs_read(stack.template["Resources"]):
         producer = f"arn:aws:cloudformation:{output['Region']}:{stack.account}:stack/{output['StackName']}/0f1e2d3c"
         yield STACK_OUTPUTS, request("cloudformation:DescribeStacks", [producer])
@@ -181,3 +225,30 @@ def test_what_the_first_deploy_needs_is_allowed(
     verdicts: dict[tuple[str, str], list[str]], caller: str, action: str
 ) -> None:
     assert verdicts[(caller, action)] and set(verdicts[(caller, action)]) == {"Allowed"}
+
+
+def test_the_evaluation_refuses_a_call_allowed_only_on_another_resource() -> None:
+    """The oracle answers for the resource asked about: the web-login grant covers `<name>-web-*` policies
+    only, and a call that resolves to no resource is an error, never an evaluation on `*`."""
+    account = "111111111111"
+    policy = document(EXECUTION_POLICY, account=account, boundary_name="mwaa-platform-boundary")
+
+    def create_policy(*resources: str) -> Request:
+        role = f"arn:aws:iam::{account}:role/cdk-hnb659fds-cfn-exec-role-{account}-eu-west-1"
+        return Request("iam:CreatePolicy", resources, account, role, identity=("exec",))
+
+    web, other = f"arn:aws:iam::{account}:policy/mwaa-dev-web-admin", f"arn:aws:iam::{account}:policy/other"
+    answers = simulate(
+        {"exec": policy}, [create_policy(web), create_policy(other), create_policy("*"), create_policy()]
+    )
+    assert answers[:3] == ["Allowed", "ImplicitlyDenied", "Allowed"]  # `*` answers for any resource
+    assert answers[3].startswith("error: acts on policy")
+
+
+def test_no_request_names_a_resource_with_a_wildcard(
+    assembly: cx_api.CloudAssembly, all_options_assembly: cx_api.CloudAssembly
+) -> None:
+    for built, project in ((assembly, load_config()), (all_options_assembly, load_config(ALL_OPTIONS))):
+        for stack in environment_stacks(built, project):
+            for caller, request in calls(stack):
+                assert not any("*" in arn for arn in request.resources), (caller, request.action, request.resources)

@@ -5,7 +5,8 @@
 //         principal, action, resources: [candidate ARNs], account, context}],
 //         "resourcePolicies": {ARN: document}}  (a KMS key's key policy, which KMS always requires)
 // The request's resource is the first candidate of a resource type the action acts on (from IAM's
-// catalogue), or * when the action acts on none of them (or on no resource type at all).
+// catalogue); * only for an action that acts on no resource type (or when the request offers *). An
+// action that acts on resources and matches none of the candidates is an error, never evaluated on *.
 // stdout: [{"action", "result": "Allowed" | "ExplicitlyDenied" | "ImplicitlyDenied" | "error", "detail"}]
 // An action with * or ? is first expanded over IAM's catalogue, keeping the actions that act on one of
 // the request's resources (a grant of s3:List* on a bucket grants nothing else); its result is the
@@ -39,11 +40,15 @@ async function resourceFor(action, candidates) {
           .replace(/[.+^()|[\]\\]/g, '\\$&')
           .replace(/\$\{BucketName\}/g, '[^/]+')
           .replace(/\$\{[^}]+\}$/, '.+')
-          .replace(/\$\{[^}]+\}/g, '[^/:]*') +
+          .replace(/\$\{[^}]+\}/g, '[^:]*') +
         '$',
     )
     const match = candidates.find((arn) => pattern.test(arn))
     if (match) return match
+  }
+  // An action that acts on resources is never evaluated on *: the evaluator would answer for any resource.
+  if ((details?.resourceTypes ?? []).length && !candidates.includes('*')) {
+    return { unresolved: details.resourceTypes.map((t) => t.name).join(', ') }
   }
   return '*'
 }
@@ -51,6 +56,9 @@ async function resourceFor(action, candidates) {
 const answered = new Map()
 async function evaluate(request, action) {
   const resource = await resourceFor(action, request.resources)
+  if (resource.unresolved) {
+    return { action, result: 'error', detail: `acts on ${resource.unresolved}: none resolved among ${request.resources}` }
+  }
   const key = JSON.stringify([request.identity, request.boundary, request.principal, action, resource, request.context])
   if (!answered.has(key)) answered.set(key, await simulateOne(request, action, resource))
   return answered.get(key)
@@ -89,7 +97,8 @@ for (const request of input.requests) {
   let worst = null
   for (const action of actions) {
     const wildcard = actions.length > 1 || actions[0] !== request.action
-    if (wildcard && !request.resources.includes('*') && (await resourceFor(action, request.resources)) === '*') continue
+    const resource = wildcard && !request.resources.includes('*') ? await resourceFor(action, request.resources) : null
+    if (resource !== null && (resource === '*' || resource.unresolved)) continue
     const answer = await evaluate(request, action)
     if (!worst || order.indexOf(answer.result) > order.indexOf(worst.result)) worst = answer
   }
