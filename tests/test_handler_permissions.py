@@ -55,6 +55,25 @@ CALLED_ONLY_WITH = {
     ("AWS::SNS::Topic", "iam:GetRole"): "DeliveryStatusLogging",  # the logging role it checks
 }
 STACK_OUTPUTS = "Fn::GetStackOutput"
+SSM_PARAMETER = "SSM parameter of a template"
+# Calls the provider schemas do not list, by the property that makes them, with where each is documented.
+DOCUMENTED_CALLS = {
+    # MWAA user guide, "Using customer managed keys for encryption": the principal that creates, updates
+    # or deletes an environment with a customer managed key needs these on that key (MWAA creates grants
+    # for itself and revokes them on delete).
+    ("AWS::MWAA::Environment", "KmsKey"): (
+        "kms:CreateGrant",
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ListGrants",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+        "kms:RevokeGrant",
+    ),
+}
 
 
 def environment_stacks(assembly: cx_api.CloudAssembly, project: ProjectConfig) -> list[StackContext]:
@@ -140,12 +159,24 @@ def calls(stack: StackContext) -> Iterator[tuple[str, Request]]:
             context["iam:PassedToService"] = PASSED_TO[resource_type]
         if resource_type in SERVICE_LINKED:
             context["iam:AWSServiceName"] = SERVICE_LINKED[resource_type]
+        for (documented_type, prop), actions in DOCUMENTED_CALLS.items():
+            if documented_type == resource_type and prop in props:
+                for action in actions:
+                    yield f"{resource_type} {prop} (documented)", request(action, stack.referenced_arns(props[prop]))
         for action in sorted(handler_permissions(resource_type, stack.region)):
             gate = next(
                 (p for (t, a), p in CALLED_ONLY_WITH.items() if t == resource_type and action.startswith(a)), None
             )
             if gate is None or gate in props:
                 yield resource_type, request(action, candidates, context)
+    # CloudFormation resolves a parameter of an SSM type (CDK's BootstrapVersion) with the stack's role
+    # (CloudFormation user guide, "Specify existing resources at runtime with CloudFormation-supplied
+    # parameter types"): ssm:GetParameters on the parameter.
+    for parameter in stack.template.get("Parameters", {}).values():
+        if parameter["Type"].startswith("AWS::SSM::Parameter::Value<"):
+            name = parameter["Default"]
+            arn = f"arn:aws:ssm:{stack.region}:{stack.account}:parameter/{name.lstrip('/')}"
+            yield SSM_PARAMETER, request("ssm:GetParameters", [arn])
     for output in stack_outputs_read(stack.template["Resources"]):
         producer = f"arn:aws:cloudformation:{output['Region']}:{stack.account}:stack/{output['StackName']}/0f1e2d3c"
         yield STACK_OUTPUTS, request("cloudformation:DescribeStacks", [producer])
@@ -219,6 +250,11 @@ def test_each_explanation_says_why(verdicts: dict[tuple[str, str], list[str]]) -
         ("AWS::MWAA::Environment", "s3:ListBucketVersions"),
         ("AWS::MWAA::Environment", "kms:ListAliases"),
         (STACK_OUTPUTS, "cloudformation:DescribeStacks"),  # weak cross-stack references
+        (SSM_PARAMETER, "ssm:GetParameters"),  # every template's BootstrapVersion
+        *(
+            ("AWS::MWAA::Environment KmsKey (documented)", a)
+            for a in DOCUMENTED_CALLS[("AWS::MWAA::Environment", "KmsKey")]
+        ),
     ],
 )
 def test_what_the_first_deploy_needs_is_allowed(
