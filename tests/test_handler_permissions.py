@@ -22,7 +22,14 @@ from aws_cdk import cx_api
 from config import ProjectConfig, load_config
 from deploytools.bootstrap_policies import document
 from tests.conftest import ALL_OPTIONS, CROSS_REGION, ROOT
-from tests.iam_evaluation import Request, StackContext, handler_permissions, key_policies, simulate
+from tests.iam_evaluation import (
+    Request,
+    StackContext,
+    handler_permissions,
+    key_policies,
+    provider_schema,
+    simulate,
+)
 
 EXECUTION_POLICY = ROOT / "bootstrap" / "cfn-execution-policy.json"
 NOT_GRANTED = ROOT / "bootstrap" / "handler-actions-not-granted.toml"
@@ -44,6 +51,9 @@ SERVICE_MADE = {
     ),
 }
 OBJECT_WRITTEN = "handler-written-object"  # a key a handler writes in a bucket it is given
+# Who a person may attach a web-login policy to by hand (docs/configuration.md, web_access with no
+# principals): the managed policy's delete handler detaches it from every one of them.
+ATTACHED_BY_HAND = ("role/a-person-s-role", "user/a-person", "group/a-team")
 
 # Actions a handler calls only when the resource sets a property (the provider's code and the service's
 # API reference): where the property is absent there is nothing for the call to act on.
@@ -152,6 +162,9 @@ def calls(stack: StackContext) -> Iterator[tuple[str, Request]]:
             arn.format(region=stack.region, account=stack.account) for arn in SERVICE_MADE.get(resource_type, ())
         ]
         context = {}
+        if resource_type == "AWS::IAM::ManagedPolicy":
+            candidates += [f"arn:aws:iam::{stack.account}:{principal}" for principal in ATTACHED_BY_HAND]
+            context["iam:PolicyARN"] = candidates[0]
         boundary = role_boundary(stack, props, resource_type) if resource_type.startswith("AWS::IAM::") else None
         if boundary:
             context["iam:PermissionsBoundary"] = boundary
@@ -182,9 +195,13 @@ def calls(stack: StackContext) -> Iterator[tuple[str, Request]]:
         yield STACK_OUTPUTS, request("cloudformation:DescribeStacks", [producer])
 
 
+def not_granted_entries() -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = tomllib.loads(NOT_GRANTED.read_text())["not_granted"]
+    return entries
+
+
 def not_granted_explained() -> dict[tuple[str, str], str]:
-    entries = tomllib.loads(NOT_GRANTED.read_text())["not_granted"]
-    return {(t, a): e["reason"] for e in entries for t in e["types"] for a in e["actions"]}
+    return {(t, a): e["reason"] for e in not_granted_entries() for t in e["types"] for a in e["actions"]}
 
 
 @pytest.fixture(scope="module")
@@ -288,3 +305,64 @@ def test_no_request_names_a_resource_with_a_wildcard(
         for stack in environment_stacks(built, project):
             for caller, request in calls(stack):
                 assert not any("*" in arn for arn in request.resources), (caller, request.action, request.resources)
+
+
+def test_each_acknowledgement_holds_for_every_synthesized_resource(
+    assembly: cx_api.CloudAssembly,
+    all_options_assembly: cx_api.CloudAssembly,
+    cross_region_assembly: cx_api.CloudAssembly,
+    verdicts: dict[tuple[str, str], list[str]],
+) -> None:
+    """What keeps each listed call from happening is true of the templates: a property that makes it is
+    set nowhere, one whose removal makes it is set everywhere, and an API name IAM does not know is one."""
+    resources: dict[str, list[dict[str, Any]]] = {}
+    for built, config in ((assembly, None), (all_options_assembly, ALL_OPTIONS), (cross_region_assembly, CROSS_REGION)):
+        for stack in environment_stacks(built, load_config(config)):
+            for resource in stack.resources().values():
+                resources.setdefault(resource["Type"], []).append(resource.get("Properties", {}))
+    broken = []
+    for entry in not_granted_entries():
+        claimed = [*entry.get("never_set", []), *entry.get("always_set", [])]
+        assert claimed or entry.get("not_an_iam_action") or "cannot be shown" in entry["reason"], entry["actions"]
+        for resource_type in entry["types"]:
+            declared = set(provider_schema(resource_type, "eu-west-1")["properties"])
+            broken += [f"{resource_type} has no property {p}" for p in claimed if p not in declared]
+            made = resources.get(resource_type, [])
+            assert made, f"no {resource_type} in any template: remove its entry"
+            broken += [f"{resource_type} sets {p}" for p in entry.get("never_set", []) for props in made if p in props]
+            broken += [
+                f"{resource_type} without {p}" for p in entry.get("always_set", []) for props in made if p not in props
+            ]
+            if entry.get("not_an_iam_action"):
+                broken += [
+                    f"{resource_type} {a} is an IAM action"
+                    for a in entry["actions"]
+                    if any("invalid.action" not in answer for answer in verdicts[(resource_type, a)])
+                ]
+    assert sorted(set(broken)) == []
+
+
+@pytest.mark.parametrize(
+    ("caller", "action"),
+    [
+        ("AWS::IAM::ManagedPolicy", "iam:DetachRolePolicy"),  # a login policy a person attached by hand
+        ("AWS::IAM::ManagedPolicy", "iam:DetachUserPolicy"),
+        ("AWS::IAM::ManagedPolicy", "iam:DetachGroupPolicy"),
+        ("AWS::IAM::ManagedPolicy", "iam:DeletePolicy"),
+        ("AWS::Logs::LogGroup", "logs:DeleteDataProtectionPolicy"),  # every log group's delete, and rollback
+        ("AWS::Logs::LogGroup", "logs:DeleteLogGroup"),
+        ("AWS::MWAA::Environment", "airflow:DeleteEnvironment"),
+        ("AWS::MWAA::Environment KmsKey (documented)", "kms:RevokeGrant"),
+        ("AWS::S3::Bucket", "s3:DeleteBucket"),
+        ("AWS::KMS::Key", "kms:ScheduleKeyDeletion"),
+        ("AWS::IAM::Role", "iam:DeleteRole"),
+        ("AWS::Lambda::Function", "lambda:DeleteFunction"),
+        ("AWS::EC2::VPC", "ec2:DeleteVpc"),
+    ],
+)
+def test_teardown_and_the_rollback_of_a_failed_create_are_allowed(
+    verdicts: dict[tuple[str, str], list[str]], caller: str, action: str
+) -> None:
+    """The delete handlers run on teardown, on a renamed environment (its old resources) and when a failed
+    create rolls back: each of their calls must be allowed, not only the create's."""
+    assert verdicts[(caller, action)] and set(verdicts[(caller, action)]) == {"Allowed"}
