@@ -66,3 +66,14 @@ def test_an_editor_flags_a_bad_pattern_an_unknown_value_a_low_number_and_an_unkn
 def test_the_tools_reader_reads_a_config_as_the_checked_load_does(config: Path | str, tmp_path: Path) -> None:
     path = write_many_environments(10, tmp_path, per_wave=5) if config == "ten" else config
     assert read_config(path) == load_config(path)
+
+
+def test_the_tools_reader_gives_one_line_for_a_file_it_cannot_read(tmp_path: Path) -> None:
+    from config import ConfigError
+
+    broken = tmp_path / "environments.toml"
+    broken.write_text(EXAMPLES[0].read_text().replace("[pipeline]", "[pipelines]", 1))
+    with pytest.raises(ConfigError) as raised:
+        read_config(broken)
+    [problem] = raised.value.problems
+    assert problem.startswith("cannot be read (KeyError: 'pipeline')") and "`make synth` lists every problem" in problem
