@@ -32,13 +32,18 @@ def field(
     *,
     default_text: str | None = None,
     allowed: str | None = None,
+    choices: tuple[Any, ...] = (),
+    why: str = "",
     **schema: Any,
 ) -> Any:
     """A field: what it is for, its default (None: required, or derived as `default_text` says), and its
-    JSON-schema keywords (enum, pattern, minimum, maximum, ...). With `allowed`, the sentence a wrong value
-    is told, the loader enforces the enum, pattern and bounds as declared here; without it, they only guide
-    editors and a rule in config/loader.py checks the field (its bounds depend on another field, say)."""
+    JSON-schema keywords (enum, pattern, minimum, maximum, ...); `choices` is an enum with its sentence.
+    With `allowed`, the sentence a wrong value is told, the loader enforces the enum, pattern and bounds
+    as declared here; without it, they only guide editors and a rule in config/loader.py checks the field
+    (its bounds depend on another field, say)."""
     extra = dict(schema)
+    if choices:  # a list of values, enforced with the sentence that names them
+        extra["enum"], allowed = list(choices), one_of(choices, why)
     if default_text is not None:
         extra["x-default"] = default_text
     if allowed is not None:
@@ -82,21 +87,14 @@ PIPELINE_REGIONS = _regions_offering(rules.PIPELINE_SERVICES)
 ARN_OF_ACCOUNT = "an ARN of the environment's account"
 
 
-LEVEL = one_of(rules.LOG_LEVELS)
-
-
 class LogLevels(Table):
     """The level of each of MWAA's five log types; all five are always on."""
 
-    dag_processing: StrictStr = field(
-        "DAG processor logs", rules.DEFAULT_LOG_LEVEL, enum=list(rules.LOG_LEVELS), allowed=LEVEL
-    )
-    scheduler: StrictStr = field("scheduler logs", rules.DEFAULT_LOG_LEVEL, enum=list(rules.LOG_LEVELS), allowed=LEVEL)
-    task: StrictStr = field("task logs", rules.DEFAULT_LOG_LEVEL, enum=list(rules.LOG_LEVELS), allowed=LEVEL)
-    webserver: StrictStr = field(
-        "API server (web server) logs", rules.DEFAULT_LOG_LEVEL, enum=list(rules.LOG_LEVELS), allowed=LEVEL
-    )
-    worker: StrictStr = field("Celery worker logs", rules.DEFAULT_LOG_LEVEL, enum=list(rules.LOG_LEVELS), allowed=LEVEL)
+    dag_processing: StrictStr = field("DAG processor logs", rules.DEFAULT_LOG_LEVEL, choices=rules.LOG_LEVELS)
+    scheduler: StrictStr = field("scheduler logs", rules.DEFAULT_LOG_LEVEL, choices=rules.LOG_LEVELS)
+    task: StrictStr = field("task logs", rules.DEFAULT_LOG_LEVEL, choices=rules.LOG_LEVELS)
+    webserver: StrictStr = field("API server (web server) logs", rules.DEFAULT_LOG_LEVEL, choices=rules.LOG_LEVELS)
+    worker: StrictStr = field("Celery worker logs", rules.DEFAULT_LOG_LEVEL, choices=rules.LOG_LEVELS)
 
 
 assert tuple(LogLevels.model_fields) == LOG_TYPES
@@ -155,14 +153,13 @@ class Environment(Table):
     airflow_version: StrictStr = field(
         "the Airflow 3 version (MWAA never offered 3.1.x; 3.3.1 only from 3.2 and later)",
         rules.DEFAULT_AIRFLOW_VERSION,
-        enum=list(rules.AIRFLOW_VERSIONS),
-        allowed=one_of(rules.AIRFLOW_VERSIONS, " (the Airflow 3 versions MWAA offers)"),
+        choices=rules.AIRFLOW_VERSIONS,
+        why=" (the Airflow 3 versions MWAA offers)",
     )
     environment_class: StrictStr = field(
         "MWAA's environment class",
         "mw1.small",
-        enum=list(rules.ENVIRONMENT_CLASSES),
-        allowed=one_of(rules.ENVIRONMENT_CLASSES),
+        choices=rules.ENVIRONMENT_CLASSES,
     )
     min_workers: StrictInt = field("the fewest workers; at most max_workers", 1, minimum=1, allowed=AT_LEAST_1)
     max_workers: StrictInt = field(
@@ -187,8 +184,7 @@ class Environment(Table):
     webserver_access_mode: StrictStr = field(
         "who reaches the web server: PUBLIC_AND_PRIVATE needs Airflow 3.2 or later",
         default_text="PRIVATE_ONLY when protected, else PUBLIC_ONLY",
-        enum=list(rules.ACCESS_MODES),
-        allowed=one_of(rules.ACCESS_MODES),
+        choices=rules.ACCESS_MODES,
     )
     weekly_maintenance_window_start: StrictStr = field(
         "DAY:HH:MM in UTC, minutes 00 or 30",
@@ -227,8 +223,7 @@ class Environment(Table):
     endpoint_management: StrictStr = field(
         "SERVICE, or CUSTOMER in a shared VPC whose owner creates MWAA's endpoints",
         "SERVICE",
-        enum=list(rules.ENDPOINT_MANAGEMENT),
-        allowed=one_of(rules.ENDPOINT_MANAGEMENT),
+        choices=rules.ENDPOINT_MANAGEMENT,
     )
     vpc_id: StrictStr = field(
         "an existing VPC: then the network stack makes only the security group and the endpoints asked for",
@@ -269,8 +264,7 @@ class Environment(Table):
     worker_replacement_strategy: StrictStr = field(
         "GRACEFUL (running tasks may finish, up to 12 h) or FORCED, when an update replaces workers",
         "GRACEFUL",
-        enum=list(rules.WORKER_REPLACEMENT_STRATEGIES),
-        allowed=one_of(rules.WORKER_REPLACEMENT_STRATEGIES),
+        choices=rules.WORKER_REPLACEMENT_STRATEGIES,
     )
     kms_key: StrictStr = field(
         '"create" (a key of our own, rotated) or an existing key\'s ARN in the region: encrypts the bucket, the '

@@ -268,3 +268,20 @@ class StackContext:
         if resource.get("Type") not in ("AWS::EC2::Subnet", "AWS::EC2::SecurityGroup"):
             return []
         return self.referenced_arns(resource.get("Properties", {}).get("VpcId"))
+
+
+def stage_contexts(artifacts: list[Any]) -> list[StackContext]:
+    """A context for each synthesized stack (a CDK stack artifact), each able to resolve the others' outputs."""
+    peers: dict[str, StackContext] = {}
+    stacks = [
+        StackContext(
+            name=artifact.stack_name,
+            account=artifact.environment.account,
+            region=artifact.environment.region,
+            template=artifact.template,
+            peers=peers,
+        )
+        for artifact in artifacts
+    ]
+    peers.update({f"{s.account}/{s.region}/{s.name}": s for s in stacks})
+    return stacks

@@ -12,7 +12,7 @@ from aws_cdk import cx_api
 
 from deploytools.bootstrap_policies import document
 from tests.conftest import ROOT
-from tests.iam_evaluation import Request, StackContext, key_policies, simulate
+from tests.iam_evaluation import Request, StackContext, key_policies, simulate, stage_contexts
 
 BOOTSTRAP = ROOT / "bootstrap"
 # What AWSLambdaBasicExecutionRole (used by CDK's custom-resource providers) grants.
@@ -120,19 +120,7 @@ def test_the_boundary_allows_everything_the_environment_roles_need(
     stacks: list[StackContext] = []
     requests: list[Request] = []
     for built in (assembly, all_options_assembly, cross_region_assembly):
-        peers: dict[str, StackContext] = {}
-        stage = [
-            StackContext(
-                name=artifact.stack_name,
-                account=artifact.environment.account,
-                region=artifact.environment.region,
-                template=artifact.template,
-                peers=peers,
-            )
-            for artifact in built.stacks_recursively
-            if "pipeline" not in artifact.stack_name
-        ]
-        peers.update({f"{s.account}/{s.region}/{s.name}": s for s in stage})
+        stage = stage_contexts([a for a in built.stacks_recursively if "pipeline" not in a.stack_name])
         for stack in stage:
             stacks.append(stack)
             boundary = f"boundary/{stack.account}"

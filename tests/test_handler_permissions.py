@@ -29,6 +29,7 @@ from tests.iam_evaluation import (
     key_policies,
     provider_schema,
     simulate,
+    stage_contexts,
 )
 
 EXECUTION_POLICY = ROOT / "bootstrap" / "cfn-execution-policy.json"
@@ -87,22 +88,9 @@ DOCUMENTED_CALLS = {
 
 
 def environment_stacks(assembly: cx_api.CloudAssembly, project: ProjectConfig) -> list[StackContext]:
-    """The stacks deployed in environment accounts, by the execution role (not the pipeline's), each able to
-    resolve the others' outputs."""
-    peers: dict[str, StackContext] = {}
-    stacks = [
-        StackContext(
-            name=s.stack_name,
-            account=s.environment.account,
-            region=s.environment.region,
-            template=s.template,
-            peers=peers,
-        )
-        for s in assembly.stacks_recursively
-        if s.environment.account != project.pipeline.account
-    ]
-    peers.update({f"{s.account}/{s.region}/{s.name}": s for s in stacks})
-    return stacks
+    """The stacks deployed in environment accounts, by the execution role (not the pipeline's)."""
+    artifacts = [s for s in assembly.stacks_recursively if s.environment.account != project.pipeline.account]
+    return stage_contexts(artifacts)
 
 
 def role_boundary(stack: StackContext, props: dict[str, Any], resource_type: str) -> str | None:
