@@ -10,20 +10,51 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from config import ProjectConfig
 
 BOOTSTRAP = Path(__file__).resolve().parents[1] / "bootstrap"
 MAX_VERSIONS = 5  # IAM keeps at most five versions of a managed policy
 
 
-def document(template: Path, *, account: str, boundary_name: str) -> dict[str, Any]:
-    """A policy document from bootstrap/, with the account and the boundary's name filled in."""
+OUR_BUCKET_OBJECTS = "OUR_BUCKET_OBJECTS"
+
+
+def document(
+    template: Path, *, account: str, boundary_name: str, bucket_objects: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A policy document from bootstrap/, with the account, the boundary's name and the objects of the
+    account's buckets (`bucket_objects_of`) filled in; a statement on those objects goes when there are none."""
     text = template.read_text().replace("ACCOUNT", account).replace("BOUNDARY_NAME", boundary_name)
     parsed: dict[str, Any] = json.loads(text)
-    return parsed
+    statements = []
+    for statement in parsed["Statement"]:
+        if statement["Resource"] == OUR_BUCKET_OBJECTS:
+            if not bucket_objects:
+                continue
+            statement = {**statement, "Resource": list(bucket_objects)}
+        statements.append(statement)
+    return {**parsed, "Statement": statements}
+
+
+def bucket_objects_of(project: ProjectConfig, account: str) -> tuple[str, ...]:
+    """The objects of the buckets the account's storage stacks create: each source bucket (its name is in
+    config) and each access-log bucket (named by CloudFormation after its stack, `<key>-storage-...`). The
+    S3 bucket's create handler lists s3:DeleteObject, so it may delete there and nowhere else."""
+    arns: list[str] = []
+    for env in project.environments:
+        if env.account == account:
+            arns += [
+                f"arn:{env.partition}:s3:::{env.bucket_name}/*",
+                f"arn:{env.partition}:s3:::{env.stage}-storage-accesslogs*/*",
+            ]
+    return tuple(arns)
 
 
 def _current(iam: Any, arn: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
@@ -63,13 +94,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from aws_clients import session_for
+    from config import read_config
 
+    bucket_objects = bucket_objects_of(read_config(os.environ.get("MWAA_CONFIG")), args.account)
     iam = session_for(role_arn=None, region=None, session_name="bootstrap").client("iam")
     for name, template in (
         (args.boundary_name, BOOTSTRAP / "permissions-boundary.json"),
         (args.execution_name, BOOTSTRAP / "cfn-execution-policy.json"),
     ):
-        wanted = document(template, account=args.account, boundary_name=args.boundary_name)
+        wanted = document(
+            template, account=args.account, boundary_name=args.boundary_name, bucket_objects=bucket_objects
+        )
         print(ensure_policy(iam, account=args.account, name=name, wanted=wanted))
     return 0
 

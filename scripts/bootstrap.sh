@@ -4,7 +4,8 @@
 #
 #   scripts/bootstrap.sh tools              cdk bootstrap of the tools account, in every region used
 #   scripts/bootstrap.sh environment KEY    boundary + execution policy (created or updated), then
-#                                           cdk bootstrap --trust <tools>; rerun after bootstrap/ changes
+#                                           cdk bootstrap --trust <tools>; rerun after bootstrap/ changes,
+#                                           and after an environment joins the account or renames its bucket
 #   scripts/bootstrap.sh pipeline           the first (and only manual) cdk deploy of the pipeline stack
 #   scripts/bootstrap.sh teardown-pipeline  delete the pipeline stack (environments stay)
 #
