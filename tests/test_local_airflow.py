@@ -231,15 +231,21 @@ def log_in_and_screenshot(chromium: str, port: int, password: str) -> str:
     return text
 
 
-def in_group(group: int) -> list[int]:
-    """Live processes of a process group (what the local Airflow's components started, whatever they renamed)."""
+def with_stat_field(field: int, value: int) -> list[int]:
+    """Live processes whose /proc stat has `value` in the field after the command name (0 state, 1 parent,
+    2 process group); a process that ends while being read is skipped."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) == group:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[field]) == value:
                     found.append(int(entry.name))
     return found
+
+
+def in_group(group: int) -> list[int]:
+    """Live processes of a process group (what the local Airflow's components started, whatever they renamed)."""
+    return with_stat_field(2, group)
 
 
 def command_line(pid: int) -> bytes:
@@ -251,13 +257,7 @@ def command_line(pid: int) -> bytes:
 
 
 def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-    return found
+    return with_stat_field(1, pid)
 
 
 def listening_addresses(pids: list[int]) -> set[str]:
