@@ -306,6 +306,34 @@ def test_a_taken_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
     assert not (tmp_path / "dev" / "airflow.db").exists()  # refused before the database was prepared
 
 
+def test_stopping_reaps_a_helper_its_component_left_behind() -> None:
+    """A component's helper that outlives the component is reaped when Airflow stops, not left as a zombie in
+    its group for init: a container's init may reap late or never (this machine's reaps every 2 s)."""
+    standalone = (
+        "import subprocess\n"
+        "from dagtools.local.command import _adopt_orphans, _stop_group\n"
+        "_adopt_orphans()\n"
+        "component = subprocess.Popen(['sh', '-c', 'sleep 60 & echo $!'], stdout=subprocess.PIPE, process_group=0)\n"
+        "helper = component.stdout.readline().decode().strip()\n"
+        "component.wait()  # the component ended first: its helper is an orphan\n"
+        "_stop_group(component)\n"
+        "print(component.pid, helper)\n"
+    )
+    init = (  # takes in what is orphaned beneath it and reaps none of it, as some containers' init
+        "import os, subprocess, sys\n"
+        "from dagtools.local.command import _prctl\n"
+        "_prctl(36, 1)  # PR_SET_CHILD_SUBREAPER\n"
+        f"run = subprocess.run([sys.executable, '-c', {standalone!r}], capture_output=True, check=True)\n"
+        "group, helper = map(int, run.stdout.split())\n"
+        "try:\n"
+        "    print('left to init:', os.waitpid(-group, os.WNOHANG)[0] == helper)\n"
+        "except ChildProcessError:\n"
+        "    print('nothing left to init')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", init], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.stdout == "nothing left to init\n", result.stdout + result.stderr
+
+
 @pytest.mark.browser
 def test_standalone_serves_the_dags_live_runs_them_and_stops_cleanly(
     local_home: Path, secrets: Path, chromium: str, tmp_path: Path

@@ -432,12 +432,23 @@ def _one_instance(home: Path, host: str, port: int) -> Iterator[None]:
             running.unlink(missing_ok=True)
 
 
-def _die_with_parent() -> None:
-    """In each component: SIGTERM when this process dies, however it dies (Linux), so none outlives it."""
+def _prctl(option: int, value: int) -> None:
+    """Linux's prctl; elsewhere nothing (the components are still stopped by their process group)."""
     with contextlib.suppress(OSError, AttributeError):
         import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(option, value)
+
+
+def _die_with_parent() -> None:
+    """In each component: SIGTERM when this process dies, however it dies (Linux), so none outlives it."""
+    _prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _adopt_orphans() -> None:
+    """Become the parent of the components' orphaned helpers (Linux), so that this process reaps them when
+    they end: a container's init often reaps nothing, and an unreaped helper stays in the group as a zombie."""
+    _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
 
 
 def run_standalone(args: argparse.Namespace) -> int:
@@ -493,6 +504,7 @@ def _start(args: argparse.Namespace, host: str, port: int) -> int:
     try:
         print(f"Starting Airflow {local.version} ({local.stage}) on {url}, logs in {local.home}/ ...")
         group = 0
+        _adopt_orphans()
         for name, command in COMPONENTS.items():
             with (local.home / f"{name}.log").open("w") as output:
                 processes[name] = subprocess.Popen(
@@ -558,8 +570,9 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
             os.killpg(group, 0)
         except ProcessLookupError:
             break
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(-group, os.WNOHANG)
+        with contextlib.suppress(ChildProcessError):  # every ended one, the adopted orphans too
+            while os.waitpid(-group, os.WNOHANG)[0]:
+                pass
         time.sleep(0.2)
     # Children that outlived their parent keep its process group.
     with contextlib.suppress(ProcessLookupError):
