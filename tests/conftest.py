@@ -51,6 +51,13 @@ def stacks_of(assembly: cx_api.CloudAssembly) -> dict[str, cx_api.CloudFormation
     return {stack.stack_name: stack for stack in assembly.stacks_recursively}
 
 
+def cfn_lint(*templates: str) -> tuple[int, str, str]:
+    """cfn-lint's exit code, findings and errors: the locked cfn-lint beside this Python, whatever else PATH has."""
+    command = [str(Path(sys.executable).with_name("cfn-lint")), "--format", "parseable", *templates]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    return result.returncode, result.stdout, result.stderr
+
+
 @pytest.fixture(scope="session")
 def example_config() -> ProjectConfig:
     return load_config()

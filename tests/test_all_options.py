@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk import cx_api
 
-from tests.conftest import ROOT
+from tests.conftest import cfn_lint
 
 Template = dict[str, Any]
 
@@ -38,8 +37,7 @@ def test_every_option_synthesizes_with_no_finding_and_no_lookup(assembly: cx_api
 
 def test_cfn_lint_is_clean(assembly: cx_api.CloudAssembly) -> None:
     templates = sorted(str(p) for p in Path(assembly.directory).rglob("*.template.json"))
-    result = subprocess.run(["cfn-lint", "--format", "parseable", *templates], cwd=ROOT, capture_output=True, text=True)
-    assert (result.returncode, result.stdout) == (0, "")
+    assert cfn_lint(*templates) == (0, "", "")
 
 
 def test_an_existing_vpc_is_referenced_not_created(templates: dict[str, Template]) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 from aws_cdk import Stack, aws_s3 as s3, cx_api
 
 from stages import add_security_checks
-from tests.conftest import ROOT, new_app
+from tests.conftest import ROOT, cfn_lint, new_app
 
 
 def test_cdk_nag_finds_nothing_unacknowledged(assembly: cx_api.CloudAssembly) -> None:
@@ -39,10 +38,7 @@ def test_a_finding_fails_synth_even_when_the_cli_says_not_to(tmp_path: Path, mon
 def test_cfn_lint_is_clean_on_every_template(assembly: cx_api.CloudAssembly) -> None:
     templates = sorted(str(p) for p in Path(assembly.directory).rglob("*.template.json"))
     assert len(templates) == 7
-    result = subprocess.run(
-        ["cfn-lint", "--format", "parseable", *templates], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert cfn_lint(*templates) == (0, "", "")
 
 
 def test_cfn_lint_config_gives_a_reason_for_each_ignored_rule() -> None:

@@ -4,7 +4,6 @@ config refuses what CodePipeline would refuse."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 from aws_cdk import cx_api
 
 from config import ConfigError, load_config, parse_config, rules
-from tests.conftest import ROOT, stacks_of, synth_app
+from tests.conftest import cfn_lint, stacks_of, synth_app
 from tests.scale import many_environments, write_many_environments
 
 PIPELINE = "mwaa-platform-pipeline"
@@ -122,14 +121,7 @@ def test_more_environments_than_one_template_holds_are_refused() -> None:
 def test_cfn_lint_is_clean_on_the_pipeline_of_ten(
     ten: dict[str, cx_api.CloudFormationStackArtifact], tmp_path: Path
 ) -> None:
-    result = subprocess.run(
-        ["cfn-lint", "--format", "parseable", ten[PIPELINE].template_full_path],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert cfn_lint(ten[PIPELINE].template_full_path) == (0, "", "")
 
 
 def test_more_waves_than_a_pipeline_holds_stages_are_refused() -> None:
