@@ -96,12 +96,13 @@ def fronts() -> Iterator[tuple[MwaaFront, LambdaFront]]:
         yield mwaa, lambdas
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def emulations(
     live_s3: S3Server, fronts: tuple[MwaaFront, LambdaFront], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Emulated]]:
-    """Each Airflow version's emulation, started on first use and kept until the session ends (a
-    parametrized session fixture would stop one to start the other whenever the tests alternate)."""
+    """Each Airflow version's emulation, started on first use and kept until this module's tests end (a
+    parametrized fixture would stop one to start the other whenever the tests alternate); stopped then,
+    it no longer takes CPU from the rest of the run."""
     import boto3
 
     with contextlib.ExitStack() as stack:
