@@ -447,7 +447,8 @@ def _die_with_parent() -> None:
 
 def _adopt_orphans() -> None:
     """Become the parent of the components' orphaned helpers (Linux), so that this process reaps them when
-    they end: a container's init often reaps nothing, and an unreaped helper stays in the group as a zombie."""
+    they end: a container's init may reap late or never, and an unreaped helper stays in the group as a
+    zombie, which holds the stop until the 30 s deadline."""
     _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
 
 
