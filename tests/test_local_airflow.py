@@ -217,14 +217,17 @@ def log_in_and_screenshot(chromium: str, port: int, password: str) -> str:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=flags)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
+        # Generous: on a fresh clone's busy CI machine, one API server worker serving the UI's scripts
+        # beside a running DAG took over 30 s for the first page.
+        page.set_default_timeout(120_000)
         page.goto(f"http://127.0.0.1:{port}/")
         page.get_by_label("Username").fill("admin")
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(lambda url: "/auth/login" not in url, timeout=30_000)
+        page.wait_for_url(lambda url: "/auth/login" not in url)
         page.goto(f"http://127.0.0.1:{port}/dags")
         for dag_id in SAMPLE_DAGS:
-            page.get_by_text(dag_id, exact=True).first.wait_for(timeout=30_000)
+            page.get_by_text(dag_id, exact=True).first.wait_for()
         page.screenshot(path=str(ARTIFACTS / "airflow-dag-list.png"))
         text = page.inner_text("body")
         browser.close()
